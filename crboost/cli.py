@@ -1,0 +1,241 @@
+"""The `crboost` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .errors import CrboostError
+
+DESCRIPTION = """\
+crboost runs cryo-ET preprocessing (import, motion correction and CTF, tilt-series alignment,
+CTF, reconstruction) as a Snakemake workflow that keeps a valid RELION 5 project.
+
+  crboost inspect DATA/*.mdoc            what the mdocs say
+  crboost init PROJECT --movies ... --mdocs ...   make a project
+  crboost run PROJECT                    run (and resume) it
+  crboost demo PROJECT                   a synthetic project, run with the tool simulator
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1 :]
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    args.snakemake_args = extra
+    try:
+        return args.func(args) or 0
+    except CrboostError as e:
+        print(f"crboost: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crboost",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"crboost {_version()}")
+    sub = parser.add_subparsers(title="commands")
+
+    p = sub.add_parser(
+        "inspect",
+        help="show what tilt-series mdocs say and the acquisition parameters inferred from them",
+        description="Per tilt series: name, tilts, tilt range, dose, movies found, warnings; "
+        "then the inferred acquisition parameters. Exit status 1 if no mdoc is usable.",
+    )
+    p.add_argument("mdocs", nargs="+", metavar="MDOC", help="tilt-series .mdoc files")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--movies", metavar="GLOB", help="where the movies are (default: next to the mdoc)"
+    )
+    p.add_argument(
+        "--dose-per-tilt",
+        type=float,
+        metavar="E_PER_A2",
+        help="dose per tilt, for mdocs without dose information",
+    )
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser(
+        "init",
+        help="create PROJECT/crboost.yaml from the data, with inferred parameters",
+        description="Scan the mdocs and movies, infer the acquisition parameters and write a "
+        "commented PROJECT/crboost.yaml with the default pipeline. Nothing is written if "
+        "anything is wrong.",
+    )
+    p.add_argument("project", metavar="PROJECT", help="project directory (created if needed)")
+    p.add_argument("--movies", required=True, metavar="GLOB", help="glob of the tilt movies")
+    p.add_argument("--mdocs", required=True, metavar="GLOB", help="glob of the tilt-series mdocs")
+    p.add_argument("--gain", metavar="FILE", help="gain reference")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a config value, e.g. microscope.pixel_size=1.35 or "
+        "pipeline.import.params.optics_group_name=og1 (repeatable)",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing crboost.yaml")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser(
+        "run",
+        help="run or resume the project's pipeline (snakemake)",
+        description="Runs snakemake on the project with a profile. Arguments after -- go to "
+        "snakemake, e.g.  crboost run PROJECT -- -n  for a dry run.",
+    )
+    p.add_argument("project", metavar="PROJECT", help="project directory")
+    p.add_argument(
+        "--profile",
+        default="local",
+        help="profile name under profiles/ or a path (default: local; slurm for a cluster)",
+    )
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "demo",
+        help="write a synthetic dataset and project, and run it with the tool simulator",
+        description="Writes N small tilt series (MRC movies, SerialEM mdocs) under PROJECT/raw, "
+        "a project config that uses the tool simulator, and runs the pipeline.",
+    )
+    p.add_argument("project", metavar="PROJECT", help="project directory to create")
+    p.add_argument("--tilt-series", type=int, default=4, metavar="N", help="how many (default 4)")
+    p.add_argument("--no-run", action="store_true", help="only write the data and the config")
+    p.add_argument("--profile", default="local", help="profile for the run (default: local)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "driver",
+        help="run a job type's driver (what the workflow runs; to re-run one tilt series by hand)",
+        description="Runs drivers/JOBTYPE.py with the remaining arguments, e.g. from inside a job "
+        "directory:  crboost driver importmovies --ts TS_01",
+    )
+    p.add_argument("job_type", metavar="JOBTYPE", help="job type, e.g. importmovies")
+    p.add_argument("driver_args", nargs=argparse.REMAINDER, help="arguments for the driver")
+    p.set_defaults(func=cmd_driver)
+    return parser
+
+
+def cmd_inspect(args) -> int:
+    from .inspection import format_report, inspect_mdocs
+
+    report = inspect_mdocs(args.mdocs, args.movies, args.dose_per_tilt)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_report(report))
+    if not report["usable"]:
+        if not args.json:
+            print("crboost: no usable tilt series", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_init(args) -> int:
+    from .init import init_project, parse_set
+
+    result = init_project(
+        args.project, args.movies, args.mdocs, args.gain, parse_set(args.set), args.force
+    )
+    _print_init(result)
+    return 0
+
+
+def _print_init(result) -> None:
+    m = result.manifest
+    print(f"wrote {result.config_path}")
+    print(f"tilt series: {len(m.tilt_series)} usable, {len(m.skipped)} skipped")
+    for name, reason in m.skipped.items():
+        print(f"  skipped {name}: {reason}")
+    for w in result.inferred.warnings:
+        print(f"  warning: {w}")
+    print(f"next: check {result.config_path.name}, then  crboost run {result.config_path.parent}")
+
+
+def cmd_run(args) -> int:
+    return run_project(Path(args.project), args.profile, args.snakemake_args)
+
+
+def run_project(project: Path, profile: str, snakemake_args: list[str]) -> int:
+    from .config import CONFIG_NAME
+    from .project import load_project
+    from .resources import profile_dir, snakefile
+
+    config = project / CONFIG_NAME
+    if not config.is_file():
+        raise CrboostError(f"{config}: no such file (make one with crboost init)")
+    load_project(config)  # fail fast, with a one-line message, before snakemake starts
+    profile_path = Path(profile) if "/" in profile else profile_dir(profile)
+    if not (profile_path / "config.yaml").is_file():
+        raise CrboostError(f"--profile {profile}: no {profile_path}/config.yaml")
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(snakefile()),
+        "--profile",
+        str(profile_path),
+        "--configfile",
+        str(config.resolve()),
+        *snakemake_args,
+    ]
+    # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project
+    return subprocess.call(cmd, cwd=project)
+
+
+def cmd_demo(args) -> int:
+    from .demo import write_demo_data
+    from .init import init_project
+
+    project = Path(args.project)
+    if (project / "crboost.yaml").exists():
+        raise CrboostError(f"{project}/crboost.yaml: exists already; pick a new directory")
+    raw = write_demo_data(project, args.tilt_series)
+    result = init_project(
+        project,
+        movies=str(raw / "frames" / "*.mrc"),
+        mdocs=str(raw / "mdoc" / "*.mdoc"),
+        sets={"tools.simulate": True},
+    )
+    _print_init(result)
+    if args.no_run:
+        return 0
+    return run_project(project, args.profile, args.snakemake_args)
+
+
+def cmd_driver(args) -> int:
+    import runpy
+
+    from .resources import driver
+
+    path = driver(args.job_type)
+    if not path.is_file():
+        raise CrboostError(f"{args.job_type}: no such driver ({path})")
+    sys.argv = [str(path), *args.driver_args, *args.snakemake_args]
+    runpy.run_path(str(path), run_name="__main__")
+    return 0
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""The project config (`PROJECT/crboost.yaml`): pydantic models, loading and one-line errors.
+
+The models here are the single definition of the config; `workflow/schemas/config.schema.yaml`
+is generated from them (`python -m crboost.schema`) and a test keeps the two identical.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+CONFIG_NAME = "crboost.yaml"
+
+# RELION's alias rules (pipeliner.cpp setAliasJob) plus: no spaces, since the alias is a path.
+_ALIAS_FORBIDDEN = re.compile(r'[*?()/"\\|#<>&%{}$\s]')
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DataConfig(_Strict):
+    """Where the raw data is. Relative paths are relative to the project directory."""
+
+    movies: str = Field(description="Glob of the tilt movies (.eer, .tif, .mrc).")
+    mdocs: str = Field(description="Glob of the tilt-series .mdoc files.")
+    gain_reference: str | None = Field(None, description="Gain reference file, if any.")
+    tilt_series_prefix: str = Field(
+        "", description="Prefix added to every tilt-series name (to merge sessions)."
+    )
+    min_tilts: int = Field(4, ge=1, description="Tilt series with fewer tilts are skipped.")
+    skip_incomplete_mdocs: bool = Field(
+        False,
+        description="Skip (instead of stopping at) mdocs that are truncated or still being written.",
+    )
+
+
+class MicroscopeConfig(_Strict):
+    pixel_size: float = Field(gt=0, le=50, description="Pixel size of the movies, A/px.")
+    voltage: float = Field(300.0, gt=0, le=1000, description="Acceleration voltage, kV.")
+    cs: float = Field(2.7, ge=0, le=20, description="Spherical aberration, mm.")
+    amplitude_contrast: float = Field(0.1, ge=0, le=1, description="Amplitude contrast fraction.")
+
+
+class AcquisitionConfig(_Strict):
+    dose_per_tilt: float = Field(gt=0, le=100, description="Electron dose per tilt image, e/A^2.")
+    dose_source: Literal["mdoc", "config"] = Field(
+        "mdoc",
+        description="mdoc: per-tilt doses from the mdocs (dose_per_tilt where a tilt has none); "
+        "config: dose_per_tilt for every tilt.",
+    )
+    tilt_axis: float = Field(
+        ge=-360, le=360, description="Tilt-axis angle, degrees, SerialEM/RELION convention."
+    )
+    detector_size: tuple[int, int] = Field(
+        (4096, 4096), description="Movie frame size in pixels, [x, y]."
+    )
+    eer_ngroups: int | None = Field(
+        None,
+        ge=1,
+        le=10000,
+        description="EER movies: number of fractions to render (null: not EER).",
+    )
+    gain_flip_x: bool = Field(False, description="Flip the gain reference along X.")
+    gain_flip_y: bool = Field(False, description="Flip the gain reference along Y.")
+    gain_transpose: bool = Field(False, description="Transpose the gain reference.")
+    invert_defocus_hand: bool = Field(
+        True, description="Defocus handedness inverted (rlnTomoHand -1)."
+    )
+    sample_thickness_nm: float = Field(300.0, gt=0, le=5000, description="Sample thickness, nm.")
+    acquisition_software: Literal["SerialEM", "Tomo5", "unknown"] = Field(
+        "SerialEM", description="Software that wrote the mdocs (informational)."
+    )
+
+    @field_validator("detector_size")
+    @classmethod
+    def _positive_size(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if min(value) <= 0:
+            raise ValueError("both sizes must be > 0")
+        return value
+
+
+class ToolConfig(_Strict):
+    """How to run one tool: a container image, or an executable on PATH / an absolute path."""
+
+    container: str | None = Field(None, description="Apptainer/Singularity image (.sif).")
+    executable: str | None = Field(None, description="Executable name or path.")
+
+
+class ToolsConfig(_Strict):
+    simulate: bool = Field(
+        False,
+        description="Use crboost's tool SIMULATOR instead of the real tools (demo and tests only).",
+    )
+    container_runtime: Literal["apptainer", "singularity"] = Field(
+        "apptainer", description="Program that runs container images."
+    )
+    binds: list[str] = Field(default_factory=list, description="Extra container bind paths.")
+    warptools: ToolConfig = Field(default_factory=lambda: ToolConfig(executable="WarpTools"))
+    aretomo2: ToolConfig = Field(default_factory=lambda: ToolConfig(executable="AreTomo2"))
+    aretomo3: ToolConfig = Field(default_factory=lambda: ToolConfig(executable="AreTomo3"))
+
+
+class Resources(_Strict):
+    """Compute resources of one job's tasks (SLURM or local)."""
+
+    partition: str | None = Field(None, description="SLURM partition.")
+    cpus: int | None = Field(None, ge=1, le=1024, description="CPUs per task.")
+    mem_mb: int | None = Field(None, ge=1, description="Memory per task, MB.")
+    runtime: int | None = Field(None, ge=1, description="Wall time per task, minutes.")
+    gpus: int | None = Field(None, ge=0, le=64, description="GPUs per task.")
+    constraint: str | None = Field(None, description="SLURM node constraint.")
+    slurm_extra: str | None = Field(None, description="Extra sbatch flags, verbatim.")
+    group_size: int | None = Field(
+        None, ge=1, description="Tilt series per SLURM submission (batching)."
+    )
+
+
+class JobEntry(_Strict):
+    """One job instance of the pipeline."""
+
+    name: str = Field(description="Unique name; also the RELION alias of the job.")
+    type: str = Field(description="Job type (importmovies, fsMotionAndCtf, ...).")
+    params: dict[str, Any] = Field(default_factory=dict, description="Job parameters.")
+    input: str | None = Field(
+        None,
+        description="Name of the job whose output this job reads (default: the nearest "
+        "earlier job of a type it accepts).",
+    )
+    resources: Resources | None = Field(None, description="Resources for this instance only.")
+
+    @field_validator("name")
+    @classmethod
+    def _relion_alias(cls, name: str) -> str:
+        if len(name) < 2:
+            raise ValueError("must have at least 2 characters")
+        if name.startswith("job"):
+            raise ValueError("must not start with 'job' (RELION reserves it)")
+        bad = sorted(set(_ALIAS_FORBIDDEN.findall(name)))
+        if bad:
+            raise ValueError(f"must not contain {' '.join(repr(c) for c in bad)}")
+        return name
+
+
+class ProjectConfig(_Strict):
+    """The whole project: `PROJECT/crboost.yaml`."""
+
+    data: DataConfig
+    microscope: MicroscopeConfig
+    acquisition: AcquisitionConfig
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    resources: dict[str, Resources] = Field(
+        default_factory=dict,
+        description="'default' and per job type resources; per instance in pipeline[].resources.",
+    )
+    adopt: dict[str, str] = Field(
+        default_factory=dict,
+        description="Existing RELION jobs to take over: {instance name: 'External/job007/'}.",
+    )
+    pipeline: list[JobEntry] = Field(min_length=1, description="The jobs, in order.")
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file into a dict; errors name the file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def parse_config(data: dict[str, Any], source: str = CONFIG_NAME) -> ProjectConfig:
+    """Validate a config dict with the JSON schema and the pydantic models."""
+    from .schema import validate_with_schema
+
+    validate_with_schema(data, source)
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: {format_validation_error(e, data)}") from None
+
+
+def format_validation_error(error: ValidationError, data: Any = None, prefix: str = "") -> str:
+    """First pydantic error as `key = value: problem`."""
+    err = error.errors()[0]
+    loc = list(err.get("loc", ()))
+    key = dotted_key([*([prefix] if prefix else []), *loc])
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        parent = _model_at(error.title, loc[:-1])
+        allowed = f" (allowed: {', '.join(parent)})" if parent else ""
+        return f"{key}: unknown key{allowed}"
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    msg = err.get("msg", "invalid")
+    msg = msg.removeprefix("Value error, ")
+    return f"{key} = {err.get('input')!r}: {msg}"
+
+
+def dotted_key(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _model_at(title: str, loc: list[Any]) -> list[str]:
+    """Field names allowed at a location of the config (for 'unknown key' messages)."""
+    from .jobs import JOB_TYPES
+
+    model: Any = {"ProjectConfig": ProjectConfig}.get(title) or JOB_TYPES.get(title)
+    if model is None:
+        for cls in JOB_TYPES.values():
+            if cls.__name__ == title:
+                model = cls
+    for part in loc:
+        if model is None or isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = _inner_model(field.annotation)
+    fields = getattr(model, "model_fields", None)
+    return sorted(fields) if fields else []
+
+
+def _inner_model(annotation: Any) -> Any:
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+        for inner in getattr(candidate, "__args__", ()):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+    return None
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Apply a `--set a.b.c=value` override to a config dict."""
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {key}: {part} is not a section")
+        node = child
+    node[parts[-1]] = value

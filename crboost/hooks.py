@@ -1,0 +1,73 @@
+"""What happens when a real run starts (Snakemake `onstart`; never on a dry run).
+
+- the refreshed tilt-series manifest is written;
+- the pipeline's jobs are registered in default_pipeline.star (processes, nodes, edges), with
+  their alias links, `.gui_projectdir` and `.Nodes/`, so the project opens in the RELION GUI.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import CrboostError
+from .project import Job, Project
+from .relion.pipeline import updating_pipeline
+
+GUI_FLAG = ".gui_projectdir"
+
+
+def on_start(project: Project) -> None:
+    if project.manifest.changed:
+        project.manifest.write(project.root)
+    register_jobs(project)
+
+
+def register_jobs(project: Project) -> None:
+    """Add the pipeline's jobs to default_pipeline.star (append-only) and make their aliases."""
+    root = project.root
+    with updating_pipeline(root) as pipeline:
+        known = {p.name: p for p in pipeline.process_list()}
+        for job in project.jobs:
+            existing = known.get(job.relion_name)
+            if job.is_new and existing is not None:
+                raise CrboostError(
+                    f"default_pipeline.star: {job.relion_name} was taken by another job "
+                    f"({existing.type_label}) since this run was planned; run again"
+                )
+            if existing is None:
+                pipeline.add_process(job.relion_name, job.alias, job.cls.process_label, "Scheduled")
+            _add_graph(pipeline, job)
+    (root / GUI_FLAG).touch()
+    for job in project.jobs:
+        (root / job.dir).mkdir(parents=True, exist_ok=True)
+        make_alias_link(root, job)
+
+
+def _add_graph(pipeline, job: Job) -> None:
+    pipeline.add_node(job.output_star, job.cls.output_node_label)
+    pipeline.add_edge("pipeline_output_edges", job.relion_name, job.output_star)
+    if job.upstream is not None:
+        pipeline.add_node(job.upstream.output_star, job.upstream.cls.output_node_label)
+        pipeline.add_edge("pipeline_input_edges", job.upstream.output_star, job.relion_name)
+
+
+def make_alias_link(root: Path, job: Job) -> None:
+    """`<TypeDir>/<alias>` -> `../<TypeDir>/jobNNN/`, as RELION makes it."""
+    link = root / job.alias.rstrip("/")
+    target = f"../{job.dir}/"
+    if link.is_symlink() and os.readlink(link) == target:
+        return
+    if link.exists() and not link.is_symlink():
+        return  # never replace a real directory
+    tmp = link.with_name(f".{link.name}.tmp{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+
+
+def touch_node_entry(root: Path, node: str, type_label: str) -> None:
+    """`.Nodes/<first label part>/<node path>`: what the RELION GUI's input browser lists."""
+    entry = root / ".Nodes" / type_label.split(".")[0] / node
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    entry.touch()

@@ -1,0 +1,45 @@
+"""importmovies: RELION 5 tilt-series import (relion.importtomo), done in pure Python.
+
+Per tilt series it links the movies into `frames/`, copies the mdoc into `mdoc/` with SubFramePath
+pointing at the link, and writes `Import/jobNNN/tilt_series/<ts>.star`; the job-level step writes
+`tilt_series.star`. Output columns and values follow relion_python_tomo_import (SerialEM mode).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from .base import JobParams
+
+
+class ImportMoviesParams(JobParams):
+    type_name: ClassVar[str] = "importmovies"
+    type_dir: ClassVar[str] = "Import"
+    process_label: ClassVar[str] = "relion.importtomo"
+    accepts: ClassVar[tuple[str, ...]] = ()
+    output_star: ClassVar[str] = "tilt_series.star"
+    output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.import"
+    synced: ClassVar[dict[str, str]] = {
+        "pixel_size": "microscope.pixel_size",
+        "voltage": "microscope.voltage",
+        "cs": "microscope.cs",
+        "amplitude_contrast": "microscope.amplitude_contrast",
+        "dose_per_tilt": "acquisition.dose_per_tilt",
+        "dose_source": "acquisition.dose_source",
+        "tilt_axis": "acquisition.tilt_axis",
+        "invert_defocus_hand": "acquisition.invert_defocus_hand",
+    }
+
+    pixel_size: float
+    voltage: float
+    cs: float
+    amplitude_contrast: float
+    dose_per_tilt: float
+    dose_source: Literal["mdoc", "config"]
+    tilt_axis: float
+    invert_defocus_hand: bool
+    optics_group_name: str = Field(
+        "optics1", pattern=r"^[A-Za-z0-9_.+-]*$", description="rlnOpticsGroupName ('' to omit)."
+    )

@@ -1,0 +1,344 @@
+"""default_pipeline.star: read, append, update statuses, write; under RELION's lock protocol.
+
+Rules kept (from RELION's pipeliner.cpp, see docs/architecture.md):
+- processes are only appended, never reordered or deleted (RELION updates rows by index);
+- `_rlnPipeLineJobCounter` is the next job number and only grows;
+- writers take `.relion_lock/` (mkdir is atomic, also on NFS), read, modify, write to a temporary
+  file and rename it over the pipeline, release the lock, then touch `.pipeline_has_changed` so
+  the RELION GUI re-reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import CrboostError
+from .star import atomic_write, relion_block
+
+PIPELINE_FILE = "default_pipeline.star"
+LOCK_DIR = ".relion_lock"
+LOCK_FILE = "lock_default_pipeline.star"
+CHANGED_FLAG = ".pipeline_has_changed"
+
+PROCESS_COLUMNS = [
+    "rlnPipeLineProcessName",
+    "rlnPipeLineProcessAlias",
+    "rlnPipeLineProcessTypeLabel",
+    "rlnPipeLineProcessStatusLabel",
+]
+NODE_COLUMNS = ["rlnPipeLineNodeName", "rlnPipeLineNodeTypeLabel", "rlnPipeLineNodeTypeLabelDepth"]
+INPUT_EDGE_COLUMNS = ["rlnPipeLineEdgeFromNode", "rlnPipeLineEdgeProcess"]
+OUTPUT_EDGE_COLUMNS = ["rlnPipeLineEdgeProcess", "rlnPipeLineEdgeToNode"]
+STATUSES = ("Running", "Scheduled", "Succeeded", "Failed", "Aborted")
+# RELION <= 3.1 wrote statuses as integers in this order.
+_LEGACY_STATUS = {label: str(i) for i, label in enumerate(STATUSES)}
+_ALL_COLUMNS = [
+    *PROCESS_COLUMNS,
+    *NODE_COLUMNS,
+    *INPUT_EDGE_COLUMNS,
+    *OUTPUT_EDGE_COLUMNS,
+    "rlnPipeLineProcessType",
+    "rlnPipeLineProcessStatus",
+    "rlnPipeLineNodeType",
+]
+_BLOCKS = {
+    "pipeline_processes": PROCESS_COLUMNS,
+    "pipeline_nodes": NODE_COLUMNS,
+    "pipeline_input_edges": INPUT_EDGE_COLUMNS,
+    "pipeline_output_edges": OUTPUT_EDGE_COLUMNS,
+}
+
+
+@dataclass
+class Process:
+    name: str
+    alias: str
+    type_label: str
+    status: str
+
+    @property
+    def number(self) -> int:
+        return job_number(self.name)
+
+
+@dataclass
+class Pipeline:
+    """The pipeline tables, as strings, exactly as read."""
+
+    counter: int
+    tables: dict[str, pd.DataFrame]
+    version_line: str = "# version 50001"
+
+    @classmethod
+    def empty(cls) -> Pipeline:
+        return cls(counter=1, tables={k: pd.DataFrame(columns=v) for k, v in _BLOCKS.items()})
+
+    @property
+    def processes(self) -> pd.DataFrame:
+        return self.tables["pipeline_processes"]
+
+    def process_list(self) -> list[Process]:
+        df = self.processes
+        status_col = _status_column(df)
+        out = []
+        for row in df.to_dict("records"):
+            status = row.get(status_col, "")
+            if status_col == "rlnPipeLineProcessStatus":
+                status = STATUSES[int(status)] if str(status).isdigit() else str(status)
+            out.append(
+                Process(
+                    name=row["rlnPipeLineProcessName"],
+                    alias=row.get("rlnPipeLineProcessAlias", "None"),
+                    type_label=str(
+                        row.get(
+                            "rlnPipeLineProcessTypeLabel", row.get("rlnPipeLineProcessType", "")
+                        )
+                    ),
+                    status=status,
+                )
+            )
+        return out
+
+    def find(self, name: str) -> Process | None:
+        name = job_dir_name(name)
+        return next((p for p in self.process_list() if p.name == name), None)
+
+    def add_process(self, name: str, alias: str | None, type_label: str, status: str) -> None:
+        """Append a process (RELION never reorders rows) and keep the counter above it."""
+        name = job_dir_name(name)
+        if self.find(name):
+            return
+        if status not in STATUSES:
+            raise ValueError(f"unknown RELION status {status!r}")
+        df = self.processes
+        row = {
+            "rlnPipeLineProcessName": name,
+            "rlnPipeLineProcessAlias": alias or "None",
+            "rlnPipeLineProcessTypeLabel": type_label,
+            "rlnPipeLineProcessStatusLabel": status,
+            "rlnPipeLineProcessStatus": _LEGACY_STATUS[status],
+            "rlnPipeLineProcessType": "99",  # RELION <= 3.1 number of External jobs
+        }
+        self.tables["pipeline_processes"] = _append(df, {c: row[c] for c in df.columns})
+        self.counter = max(self.counter, job_number(name) + 1)
+
+    def set_status(self, name: str, status: str) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown RELION status {status!r}")
+        df = self.processes
+        col = _status_column(df)
+        value = _LEGACY_STATUS[status] if col == "rlnPipeLineProcessStatus" else status
+        mask = df["rlnPipeLineProcessName"] == job_dir_name(name)
+        if not mask.any():
+            raise KeyError(name)
+        df.loc[mask, col] = value
+
+    def add_node(self, name: str, type_label: str, depth: int = 1) -> None:
+        df = self.tables["pipeline_nodes"]
+        if (df["rlnPipeLineNodeName"] == name).any():
+            return
+        row = {
+            "rlnPipeLineNodeName": name,
+            "rlnPipeLineNodeTypeLabel": type_label,
+            "rlnPipeLineNodeTypeLabelDepth": str(depth),
+            "rlnPipeLineNodeType": "0",
+        }
+        self.tables["pipeline_nodes"] = _append(df, {c: row.get(c, "") for c in df.columns})
+
+    def add_edge(self, block: str, first: str, second: str) -> None:
+        df = self.tables[block]
+        cols = list(df.columns)
+        if ((df[cols[0]] == first) & (df[cols[1]] == second)).any():
+            return
+        self.tables[block] = _append(df, {cols[0]: first, cols[1]: second})
+
+    def node_names(self) -> set[str]:
+        return set(self.tables["pipeline_nodes"]["rlnPipeLineNodeName"])
+
+    def to_text(self) -> str:
+        blocks: dict[str, pd.DataFrame | dict] = {
+            "pipeline_general": {"rlnPipeLineJobCounter": self.counter}
+        }
+        blocks.update(self.tables)
+        text = "".join(
+            relion_block(name, table)
+            for name, table in blocks.items()
+            if isinstance(table, dict) or len(table)
+        )
+        if self.version_line != "# version 50001":
+            text = text.replace("# version 50001", self.version_line)
+        return text
+
+
+def job_number(name: str) -> int:
+    """`External/job012/` -> 12 (RELION needs `/job` and at least 3 digits)."""
+    part = name.rstrip("/").rsplit("/job", 1)[-1]
+    return int(part) if part.isdigit() else 0
+
+
+def job_dir_name(name: str) -> str:
+    return name if name.endswith("/") else name + "/"
+
+
+def read_pipeline(path: str | Path) -> Pipeline:
+    """Read a default_pipeline.star of RELION 3.1, 4 or 5 (a missing file is a new project)."""
+    import starfile
+
+    path = Path(path)
+    if not path.exists():
+        return Pipeline.empty()
+    try:
+        version_line = next(
+            (ln.strip() for ln in path.read_text().splitlines() if ln.startswith("# version")),
+            "# version 50001",
+        )
+        data = starfile.read(path, always_dict=True, parse_as_string=_ALL_COLUMNS)
+    except Exception as e:  # starfile raises many kinds on malformed input
+        raise CrboostError(f"{path}: cannot read RELION pipeline: {e}") from None
+    general = data.get("pipeline_general", {})
+    counter = general.get("rlnPipeLineJobCounter", 1) if isinstance(general, dict) else 1
+    tables = {}
+    for block, columns in _BLOCKS.items():
+        df = data.get(block)
+        if isinstance(df, dict):  # a one-row table written as key/value pairs
+            df = pd.DataFrame([df])
+        if df is None or not len(df.columns):
+            df = pd.DataFrame(columns=columns)
+        tables[block] = df.astype(str)
+    return Pipeline(counter=int(counter), tables=tables, version_line=version_line)
+
+
+def write_pipeline(root: str | Path, pipeline: Pipeline) -> None:
+    """Write atomically and tell the RELION GUI to re-read. Call with the lock held."""
+    root = Path(root)
+    atomic_write(root / PIPELINE_FILE, pipeline.to_text())
+    (root / CHANGED_FLAG).touch()
+
+
+@contextlib.contextmanager
+def pipeline_lock(
+    root: str | Path, timeout: float = 120.0, report_after: float = 60.0
+) -> Iterator[None]:
+    """Hold RELION's `.relion_lock` directory lock.
+
+    A lock left by a process that is gone (same host, pid not running) is removed. Any other lock
+    is waited for; if it is older than `report_after` seconds the error says who holds it and
+    since when, and it is never broken while its owner may be alive.
+    """
+    root = Path(root)
+    lock = root / LOCK_DIR
+    owner = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            lock.mkdir()
+            break
+        except FileExistsError:
+            pass
+        holder = _lock_holder(lock)
+        if holder and _owner_is_dead(holder):
+            with contextlib.suppress(OSError):
+                (lock / LOCK_FILE).unlink()
+            with contextlib.suppress(OSError):
+                lock.rmdir()
+            continue
+        if time.monotonic() > deadline:
+            raise CrboostError(_lock_message(root, holder, report_after))
+        time.sleep(delay * (1 + random.random()))
+        delay = min(delay * 2, 0.5)
+    try:
+        (lock / LOCK_FILE).write_text(json.dumps(owner) + "\n")
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            (lock / LOCK_FILE).unlink()
+        with contextlib.suppress(OSError):
+            lock.rmdir()
+
+
+@contextlib.contextmanager
+def updating_pipeline(root: str | Path, **lock_options) -> Iterator[Pipeline]:
+    """Read-modify-write of default_pipeline.star under the lock."""
+    root = Path(root)
+    with pipeline_lock(root, **lock_options):
+        pipeline = read_pipeline(root / PIPELINE_FILE)
+        before = pipeline.to_text()
+        yield pipeline
+        if pipeline.to_text() != before or not (root / PIPELINE_FILE).exists():
+            write_pipeline(root, pipeline)
+
+
+def lock_status(root: str | Path) -> dict | None:
+    """Who holds the pipeline lock, or None."""
+    lock = Path(root) / LOCK_DIR
+    if not lock.exists():
+        return None
+    return _lock_holder(lock) or {
+        "host": "unknown (RELION?)",
+        "pid": None,
+        "since": lock.stat().st_mtime,
+    }
+
+
+def _lock_holder(lock: Path) -> dict | None:
+    try:
+        return json.loads((lock / LOCK_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _owner_is_dead(holder: dict) -> bool:
+    if holder.get("host") != socket.gethostname() or not holder.get("pid"):
+        return False
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
+
+
+def _lock_message(root: Path, holder: dict | None, report_after: float) -> str:
+    lock = root / LOCK_DIR
+    try:
+        since = holder["since"] if holder else lock.stat().st_mtime
+    except OSError:
+        since = time.time()
+    age = time.time() - since
+    who = (
+        f"{holder['host']} pid {holder['pid']}"
+        if holder
+        else "a process that left no owner file (RELION?)"
+    )
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))
+    stale = " and looks stale" if age > report_after else ""
+    return (
+        f"{lock}: default_pipeline.star is locked by {who} since {when} ({age:.0f} s){stale}; "
+        f"if that process is gone, remove {lock} by hand"
+    )
+
+
+def _status_column(df: pd.DataFrame) -> str:
+    if (
+        "rlnPipeLineProcessStatusLabel" in df.columns
+        or "rlnPipeLineProcessStatus" not in df.columns
+    ):
+        return "rlnPipeLineProcessStatusLabel"
+    return "rlnPipeLineProcessStatus"
+
+
+def _append(df: pd.DataFrame, row: dict) -> pd.DataFrame:
+    new = pd.DataFrame([row], columns=df.columns).astype(str)
+    return new if df.empty else pd.concat([df, new], ignore_index=True)

@@ -1,0 +1,147 @@
+"""The config JSON schema: generated from the pydantic models, checked with Snakemake's validate.
+
+Regenerate after changing a model:  python -m crboost.schema > workflow/schemas/config.schema.yaml
+(a test fails while the committed file differs from what the models give).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+SCHEMA_PATH = Path("workflow") / "schemas" / "config.schema.yaml"
+
+
+def generate_schema() -> dict[str, Any]:
+    from .config import ProjectConfig
+    from .jobs import JOB_TYPES
+
+    schema = ProjectConfig.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    rules = []
+    for name, cls in JOB_TYPES.items():
+        params = copy.deepcopy(cls.model_json_schema())
+        for key in cls.synced:
+            params.get("properties", {}).pop(key, None)
+            if key in params.get("required", []):
+                params["required"].remove(key)
+        if not params.get("required"):
+            params.pop("required", None)
+        params["additionalProperties"] = False
+        params["title"] = f"{name} params"
+        defs.update(params.pop("$defs", {}))
+        defs[f"{cls.__name__}User"] = params
+        rules.append(
+            {
+                "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                "then": {"properties": {"params": {"$ref": f"#/$defs/{cls.__name__}User"}}},
+            }
+        )
+    entry = defs["JobEntry"]
+    entry["properties"]["type"]["enum"] = list(JOB_TYPES)
+    entry["allOf"] = rules
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def schema_text() -> str:
+    header = (
+        "# GENERATED from the pydantic models in crboost/ by `python -m crboost.schema`.\n"
+        "# Do not edit by hand; tests/test_config.py checks it is current.\n"
+    )
+    return header + yaml.safe_dump(generate_schema(), sort_keys=False, width=100)
+
+
+def schema_file() -> Path:
+    from .resources import resource_path
+
+    return resource_path(SCHEMA_PATH)
+
+
+def validate_with_schema(data: dict[str, Any], source: str) -> None:
+    """Validate with snakemake.utils.validate; its error becomes one line naming the key."""
+    import jsonschema
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    try:
+        validate(copy.deepcopy(data), str(schema_file()), set_default=False)
+    except WorkflowError as e:
+        # snakemake raises WorkflowError while handling jsonschema's ValidationError
+        cause = e.__context__
+        if not isinstance(cause, jsonschema.exceptions.ValidationError):
+            raise ConfigError(f"{source}: {e}") from None
+        raise ConfigError(f"{source}: {describe(cause, data)}") from None
+
+
+def describe(error, data: Any = None) -> str:
+    """A jsonschema error as `key = value: what is allowed`."""
+    while error.context:
+        # in "anyOf: [X, null]" the useful complaint is the one about X
+        useful = [e for e in error.context if e.schema.get("type") != "null"]
+        error = useful[0] if useful else error.context[0]
+    path = list(error.absolute_path)
+    key = _dotted(path) or "(top level)"
+    where = f"{key}." if path else ""
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))[0]
+        synced = _synced_key(data, path, extra)
+        if synced:
+            return f"{where}{extra}: set globally as {synced}, not per job; remove it here"
+        return f"{where}{extra}: unknown key (allowed: {', '.join(allowed)})"
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return f"{where}{missing}: required key is missing"
+    value = error.instance
+    shown = repr(value) if not isinstance(value, (dict, list)) else f"{type(value).__name__}"
+    return f"{key} = {shown}: {_allowed(error)}"
+
+
+def _allowed(error) -> str:
+    v, arg = error.validator, error.validator_value
+    words = {
+        "exclusiveMinimum": f"must be > {arg}",
+        "minimum": f"must be >= {arg}",
+        "exclusiveMaximum": f"must be < {arg}",
+        "maximum": f"must be <= {arg}",
+        "minItems": f"must have at least {arg} item(s)",
+        "maxItems": f"must have at most {arg} item(s)",
+        "pattern": f"must match {arg}",
+    }
+    if v in words:
+        return words[v]
+    if v in ("enum", "const"):
+        options = arg if isinstance(arg, list) else [arg]
+        return "must be one of: " + ", ".join(str(o) for o in options)
+    if v == "type":
+        return f"must be of type {arg}"
+    return error.message
+
+
+def _synced_key(data: Any, path: list[Any], key: str) -> str | None:
+    """For `pipeline[i].params.<key>`: the global config key the job type syncs it from."""
+    from .jobs import JOB_TYPES
+
+    if len(path) != 3 or path[0] != "pipeline" or path[2] != "params":
+        return None
+    try:
+        cls = JOB_TYPES[data["pipeline"][path[1]]["type"]]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return cls.synced.get(key)
+
+
+def _dotted(path: list[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+if __name__ == "__main__":
+    print(schema_text(), end="")

@@ -1,0 +1,145 @@
+#!/usr/bin/env python
+"""importmovies driver: RELION 5 tilt-series import in pure Python.
+
+Per tilt series (`--ts NAME`): link its movies into `frames/`, copy its mdoc into `mdoc/` with
+SubFramePath pointing at the links, write `<job>/tilt_series/<NAME>.star`.
+Job level (`--gather`): write `<job>/tilt_series.star`, `RELION_OUTPUT_NODES.star` and the sentinel.
+
+By hand, from the project directory or from inside the job directory:
+    python drivers/importmovies.py --job Import/job001 --ts TS_01
+    cd Import/job001 && python ../../path/to/drivers/importmovies.py --ts TS_01
+
+Pre-exposure convention: rlnMicrographPreExposure is the dose received BEFORE each tilt (first
+tilt 0), in acquisition order, from the mdoc's per-tilt doses (dose_source: mdoc; the config's
+dose_per_tilt where a tilt has none) or dose_per_tilt for every tilt (dose_source: config). This
+is what RELION 5 writes with a dose override and what Warp uses; RELION's no-override branch adds
+each tilt's own dose too (relion#1188), which crboost does not copy.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from crboost import driver
+from crboost.driver import DriverError, JobContext
+from crboost.hooks import touch_node_entry
+from crboost.jobs.importmovies import ImportMoviesParams
+from crboost.manifest import read_index, read_record
+from crboost.mdoc import read_mdoc_lines
+from crboost.relion.jobstar import write_output_nodes
+from crboost.relion.star import atomic_write, write_star
+
+
+def import_tilt_series(ctx: JobContext, ts: str) -> None:
+    params = ctx.params
+    try:
+        record = read_record(ctx.root, ts)
+    except FileNotFoundError:
+        raise DriverError(f"not in the project's tilt-series manifest ({ts})") from None
+    tilts = record["tilts"]
+    for tilt in tilts:
+        link_movie(ctx.root, tilt["movie_path"], tilt["frames_name"])
+
+    doses = [
+        (t["dose"] if params["dose_source"] == "mdoc" and t["dose"] else params["dose_per_tilt"])
+        for t in tilts
+    ]
+    pre_exposure = [sum(doses[:i]) for i in range(len(doses))]
+    table = pd.DataFrame(
+        {
+            "rlnMicrographMovieName": [f"frames/{t['frames_name']}" for t in tilts],
+            "rlnTomoTiltMovieFrameCount": [int(t["num_frames"]) for t in tilts],
+            "rlnTomoNominalStageTiltAngle": [float(t["tilt_angle"]) for t in tilts],
+            "rlnTomoNominalTiltAxisAngle": [float(params["tilt_axis"])] * len(tilts),
+            "rlnMicrographPreExposure": pre_exposure,
+        }
+    )
+    if all(t["target_defocus"] is not None for t in tilts):
+        table["rlnTomoNominalDefocus"] = [float(t["target_defocus"]) for t in tilts]
+    ctx.path("tilt_series").mkdir(exist_ok=True)
+    write_star(ctx.ts_star(ts), {ts: table})
+    copy_mdoc(Path(record["mdoc"]), Path("mdoc") / f"{ts}.mdoc", tilts)
+    print(f"{ts}: {len(tilts)} tilts, total dose {sum(doses):.1f} e/A^2")
+
+
+def link_movie(root: Path, movie_path: str | None, frames_name: str) -> None:
+    """frames/<name> -> the movie; relative when the movie is inside the project."""
+    if movie_path is None or not os.path.exists(movie_path):
+        raise DriverError(f"movie {movie_path or frames_name} not found")
+    frames = root / "frames"
+    frames.mkdir(exist_ok=True)
+    target = Path(movie_path).resolve()
+    try:
+        target_text = os.path.relpath(target, frames.resolve())
+        if target_text.startswith(".." + os.sep + ".."):
+            target_text = str(target)
+    except ValueError:
+        target_text = str(target)
+    link = frames / frames_name
+    if link.is_symlink() and os.readlink(link) == target_text:
+        return
+    tmp = link.with_name(f".{frames_name}.tmp{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(target_text, tmp)
+    os.replace(tmp, link)
+
+
+def copy_mdoc(source: Path, dest: Path, tilts: list[dict]) -> None:
+    """The mdoc with SubFramePath pointing at frames/ (and locale commas made points)."""
+    try:
+        lines = read_mdoc_lines(source, [])
+    except Exception as e:
+        raise DriverError(f"cannot read {source}: {e}") from None
+    names = {t["sub_frame_path"]: t["frames_name"] for t in tilts}
+    out = []
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "SubFramePath" and value.strip() in names:
+            line = f"SubFramePath = frames/{names[value.strip()]}"
+        out.append(line)
+    dest.parent.mkdir(exist_ok=True)
+    atomic_write(dest, "\n".join(out) + "\n")
+
+
+def gather(ctx: JobContext) -> None:
+    index = read_index(ctx.root)
+    if index is None:
+        raise DriverError("the tilt-series manifest .crboost/manifest.json is missing")
+    names = index.names
+    for ts, reason in index.skipped.items():
+        print(f"skipped {ts}: {reason}")
+    if not names:
+        listed = "; ".join(f"{k}: {v}" for k, v in index.skipped.items()) or "no mdocs"
+        raise DriverError(f"no usable tilt series left ({listed})")
+    missing = [ts for ts in names if not ctx.ts_star(ts).exists()]
+    if missing:
+        raise DriverError(f"per-tilt-series STAR files missing for {', '.join(missing)}")
+    p = ctx.params
+    table = pd.DataFrame(
+        {
+            "rlnTomoName": names,
+            "rlnTomoTiltSeriesStarFile": [str(ctx.ts_star(ts)) for ts in names],
+            "rlnVoltage": float(p["voltage"]),
+            "rlnSphericalAberration": float(p["cs"]),
+            "rlnAmplitudeContrast": float(p["amplitude_contrast"]),
+            "rlnMicrographOriginalPixelSize": float(p["pixel_size"]),
+            "rlnTomoHand": -1 if p["invert_defocus_hand"] else 1,
+        }
+    )
+    if p["optics_group_name"]:
+        table["rlnOpticsGroupName"] = p["optics_group_name"]
+    output = ctx.path(ImportMoviesParams.output_star)
+    write_star(output, {"global": table})
+    nodes = [(str(output), ImportMoviesParams.output_node_label)]
+    write_output_nodes(ctx.path("RELION_OUTPUT_NODES.star"), nodes)
+    for node, label in nodes:
+        touch_node_entry(ctx.root, node, label)
+    print(f"imported {len(names)} tilt series; skipped {len(index.skipped)}")
+    driver.succeed(ctx)
+
+
+if __name__ == "__main__":
+    driver.main(__doc__.splitlines()[1], import_tilt_series, gather)

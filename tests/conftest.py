@@ -1,0 +1,57 @@
+"""Shared fixtures: reference data from ../shared/reference, demo projects, CLI runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = Path(os.environ.get("CRBOOST_REFERENCE", REPO.parent / "shared" / "reference"))
+
+
+def reference(*parts: str) -> Path:
+    path = REFERENCE.joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(f"reference file {path} missing (set CRBOOST_REFERENCE)")
+    return path
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, check: bool = False):
+    """Run the installed `crboost` command; returns the CompletedProcess."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "crboost.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"crboost {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def demo_project(tmp_path) -> Path:
+    """A demo project (3 tilt series) written but not run."""
+    project = tmp_path / "demo"
+    run_cli("demo", str(project), "--tilt-series", "3", "--no-run", check=True)
+    return project
+
+
+@pytest.fixture(scope="session")
+def finished_demo(tmp_path_factory) -> Path:
+    """A demo project run to the end once per session; tests must copy it before changing it."""
+    project = tmp_path_factory.mktemp("finished") / "demo"
+    run_cli("demo", str(project), "--tilt-series", "3", check=True)
+    return project
+
+
+def copy_project(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest, symlinks=True)
+    return dest

@@ -1,0 +1,229 @@
+"""Project config: generated schema in sync, and bad input -> one line naming the key, no
+traceback, nothing written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import yaml
+from conftest import REPO, reference, run_cli
+
+from crboost.configfile import EXAMPLE, EXAMPLE_NOTES, key_reference, render_config
+from crboost.schema import schema_text
+
+
+def snapshot(path):
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+def test_committed_schema_matches_the_models():
+    committed = (REPO / "workflow" / "schemas" / "config.schema.yaml").read_text()
+    assert committed == schema_text(), (
+        "run: python -m crboost.schema > workflow/schemas/config.schema.yaml"
+    )
+
+
+def test_config_readme_lists_every_key():
+    readme = (REPO / "config" / "README.md").read_text()
+    assert key_reference() in readme, "regenerate the key table: python -m crboost.configfile"
+
+
+def test_config_template_is_current():
+    assert (REPO / "config" / "config.yaml").read_text() == render_config(EXAMPLE, EXAMPLE_NOTES)
+
+
+def test_written_config_reads_back_identically(demo_project):
+    text = (demo_project / "crboost.yaml").read_text()
+    data = yaml.safe_load(text)
+    assert render_config(data).replace("  # inferred", "").count("\n") > 40
+    assert yaml.safe_load(render_config(data)) == yaml.safe_load(text)
+
+
+def _edit(project, change):
+    path = project / "crboost.yaml"
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data))
+
+
+def _bad_run(project, change, *expected):
+    _edit(project, change)
+    before = snapshot(project)
+    proc = run_cli("run", str(project))
+    assert proc.returncode != 0
+    err = proc.stderr.strip()
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    for word in expected:
+        assert word in err, err
+    assert snapshot(project) == before, "a failed validation must not write anything"
+    return err
+
+
+def test_negative_pixel_size(demo_project):
+    _bad_run(
+        demo_project,
+        lambda d: d["microscope"].update(pixel_size=-1.0),
+        "microscope.pixel_size",
+        "-1.0",
+        "> 0",
+    )
+
+
+def test_unknown_job_type(demo_project):
+    _bad_run(
+        demo_project,
+        lambda d: d["pipeline"][0].update(type="motioncor9"),
+        "pipeline[0].type",
+        "motioncor9",
+        "importmovies",
+    )
+
+
+def test_unknown_key_lists_allowed(demo_project):
+    _bad_run(
+        demo_project,
+        lambda d: d["acquisition"].update(dose=3),
+        "acquisition.dose",
+        "unknown key",
+        "dose_per_tilt",
+    )
+
+
+def test_glob_matching_nothing(demo_project):
+    _bad_run(
+        demo_project,
+        lambda d: d["data"].update(mdocs="nowhere/*.mdoc"),
+        "data.mdocs",
+        "nowhere/*.mdoc",
+        "matches no file",
+    )
+
+
+def test_synced_param_set_per_job(demo_project):
+    _bad_run(
+        demo_project,
+        lambda d: d["pipeline"][0].update(params={"tilt_axis": 3}),
+        "pipeline[0].params.tilt_axis",
+        "acquisition.tilt_axis",
+    )
+
+
+def test_bad_job_name(demo_project):
+    _bad_run(
+        demo_project, lambda d: d["pipeline"][0].update(name="my job"), "pipeline[0].name", "my job"
+    )
+
+
+def test_invalid_yaml(demo_project):
+    (demo_project / "crboost.yaml").write_text("data: [unclosed\n")
+    proc = run_cli("run", str(demo_project))
+    assert (
+        proc.returncode == 1 and "not valid YAML" in proc.stderr and "Traceback" not in proc.stderr
+    )
+
+
+def test_plain_snakemake_reports_the_same_error(demo_project):
+    _edit(demo_project, lambda d: d["microscope"].update(pixel_size=-1.0))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--profile",
+            "profiles/local",
+            "--configfile",
+            str(demo_project / "crboost.yaml"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode != 0
+    assert "microscope.pixel_size = -1.0: must be > 0" in proc.stderr + proc.stdout
+
+
+def test_init_errors_write_nothing(tmp_path):
+    project = tmp_path / "p"
+    mdocs = reference("mdoc")
+    cases = [
+        (
+            ["--movies", str(tmp_path / "none/*.tif"), "--mdocs", str(mdocs / "mdoctools*.mdoc")],
+            "data.movies",
+        ),
+        (
+            ["--movies", str(tmp_path / "*.tif"), "--mdocs", str(tmp_path / "x/*.mdoc")],
+            "data.mdocs",
+        ),
+    ]
+    for args, key in cases:
+        proc = run_cli("init", str(project), *args)
+        assert proc.returncode == 1 and key in proc.stderr and "Traceback" not in proc.stderr
+        assert not (project / "crboost.yaml").exists()
+
+
+def test_init_set_overrides_and_bad_set(tmp_path, demo_project):
+    raw = demo_project / "raw"
+    project = tmp_path / "p2"
+    proc = run_cli(
+        "init",
+        str(project),
+        "--movies",
+        str(raw / "frames/*.mrc"),
+        "--mdocs",
+        str(raw / "mdoc/*.mdoc"),
+        "--set",
+        "microscope.pixel_size=-2",
+    )
+    assert proc.returncode == 1 and "microscope.pixel_size = -2" in proc.stderr
+    assert not project.exists() or not (project / "crboost.yaml").exists()
+    proc = run_cli(
+        "init",
+        str(project),
+        "--movies",
+        str(raw / "frames/*.mrc"),
+        "--mdocs",
+        str(raw / "mdoc/*.mdoc"),
+        "--set",
+        "microscope.cs=2.0",
+        "--set",
+        "pipeline.import.params.optics_group_name=og2",
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = yaml.safe_load((project / "crboost.yaml").read_text())
+    assert data["microscope"]["cs"] == 2.0
+    assert data["pipeline"][0]["params"] == {"optics_group_name": "og2"}
+    assert data["microscope"]["pixel_size"] == 2.7
+    assert os.path.isfile(project / ".crboost" / "manifest.json")
+    proc = run_cli("init", str(project), "--movies", "x", "--mdocs", "y")
+    assert proc.returncode == 1 and "exists already" in proc.stderr
+
+
+def test_init_needs_a_dose_when_mdocs_have_none(tmp_path):
+    src = reference("mdoc", "mdocfile__tilt_series.mdoc")
+    data = tmp_path / "data"
+    data.mkdir()
+    text = src.read_text()
+    (data / "TS_01.mdoc").write_text(text)
+    for line in text.splitlines():
+        if line.startswith("SubFramePath"):
+            (data / line.split("\\")[-1]).write_bytes(b"")
+    args = [
+        "init",
+        str(tmp_path / "p"),
+        "--movies",
+        str(data / "*.mrc"),
+        "--mdocs",
+        str(data / "*.mdoc"),
+    ]
+    proc = run_cli(*args)
+    assert proc.returncode == 1
+    assert "acquisition.dose_per_tilt" in proc.stderr and "--set" in proc.stderr
+    assert not (tmp_path / "p" / "crboost.yaml").exists()
+    proc = run_cli(*args, "--set", "acquisition.dose_per_tilt=3", "--set", "microscope.voltage=300")
+    assert proc.returncode == 0, proc.stderr
+    data = yaml.safe_load((tmp_path / "p" / "crboost.yaml").read_text())
+    assert data["acquisition"]["dose_per_tilt"] == 3

@@ -1,0 +1,161 @@
+"""The importmovies job end to end: RELION 5 import files, CryoBoost layout, skips and failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import starfile
+from conftest import REPO, copy_project, reference, run_cli
+
+from crboost.demo import DOSE_PER_TILT, write_tilt_series
+from crboost.relion.pipeline import read_pipeline
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_import_matches_relion5(finished_demo):
+    job = finished_demo / "Import" / "job001"
+    ref_global = starfile.read(reference("relion", "tomobabel__Import__tilt_series.star"))
+    ref_ts = starfile.read(reference("relion", "tomobabel__Import_tilt_series__TS_01.star"))
+
+    glob = starfile.read(job / "tilt_series.star", always_dict=True)
+    assert list(glob) == ["global"]
+    table = glob["global"]
+    assert list(table.columns) == list(ref_global.columns)
+    assert list(table["rlnTomoName"]) == ["TS_01", "TS_02", "TS_03"]
+    assert set(table["rlnTomoHand"]) == {-1}
+    assert set(table["rlnMicrographOriginalPixelSize"]) == {2.7}
+
+    for name, star in zip(table["rlnTomoName"], table["rlnTomoTiltSeriesStarFile"], strict=True):
+        assert star == f"Import/job001/tilt_series/{name}.star"
+        blocks = starfile.read(finished_demo / star, always_dict=True)
+        assert list(blocks) == [name], "block must be data_<rlnTomoName> (RELION's C++ reader)"
+        ts = blocks[name]
+        assert list(ts.columns) == list(ref_ts.columns)
+        assert len(ts) == 21
+        # acquisition order (dose-symmetric): 0, 3, 6, -3, -6, ...; pre-exposure = dose before
+        assert list(ts["rlnTomoNominalStageTiltAngle"].round())[:5] == [0, 3, 6, -3, -6]
+        assert list(ts["rlnMicrographPreExposure"]) == [DOSE_PER_TILT * i for i in range(21)]
+        for movie in ts["rlnMicrographMovieName"]:
+            assert movie.startswith("frames/")
+            assert os.path.isfile(finished_demo / movie), "frames/ link must resolve"
+        mdoc = (finished_demo / "mdoc" / f"{name}.mdoc").read_text()
+        subframes = [ln for ln in mdoc.splitlines() if ln.startswith("SubFramePath")]
+        assert len(subframes) == 21 and all(" = frames/" in ln for ln in subframes)
+
+    assert (job / "RELION_JOB_EXIT_SUCCESS").exists()
+    nodes = starfile.read(job / "RELION_OUTPUT_NODES.star")
+    assert list(nodes["rlnPipeLineNodeTypeLabel"]) == [
+        "TomogramGroupMetadata.star.relion.tomo.import"
+    ]
+    pipeline = read_pipeline(finished_demo / "default_pipeline.star")
+    [process] = pipeline.process_list()
+    assert (process.name, process.alias, process.status) == (
+        "Import/job001/",
+        "Import/import/",
+        "Succeeded",
+    )
+    assert os.readlink(finished_demo / "Import" / "import") == "../Import/job001/"
+
+
+def test_finished_project_has_nothing_to_do(finished_demo):
+    proc = run_cli("run", str(finished_demo), "--", "-n")
+    assert proc.returncode == 0, proc.stderr
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    # plain snakemake from the repository root does the same
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--profile",
+            "profiles/local",
+            "--configfile",
+            str(finished_demo / "crboost.yaml"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_dry_run_writes_nothing(demo_project):
+    before = sorted(p.name for p in demo_project.rglob("*"))
+    proc = run_cli("run", str(demo_project), "--", "-n")
+    assert proc.returncode == 0
+    assert "importmovies_tilt_series" in proc.stdout
+    after = sorted(p.name for p in demo_project.rglob("*") if ".snakemake" not in p.parts)
+    assert after == [p for p in before if p != ".snakemake"]
+    assert not (demo_project / "default_pipeline.star").exists()
+
+
+def test_short_and_incomplete_tilt_series_are_skipped(demo_project):
+    raw = demo_project / "raw"
+    write_tilt_series(
+        raw,
+        "short",
+        seed=9,
+        start=pd.Timestamp("2025-01-25").to_pydatetime(),
+        angles=[0.0, 3.0, -3.0],
+    )
+    write_tilt_series(raw, "gap", seed=10, start=pd.Timestamp("2025-01-25").to_pydatetime())
+    next(raw.glob("frames/gap_005_*.mrc")).unlink()
+    proc = run_cli("run", str(demo_project))
+    assert proc.returncode == 0, proc.stderr
+    log = (demo_project / "Import" / "job001" / "run.out").read_text()
+    assert "skipped gap: 1 of 21 movies not found (gap_005_" in log
+    assert "skipped short: only 3 tilts" in log
+    names = starfile.read(demo_project / "Import/job001/tilt_series.star")["rlnTomoName"]
+    assert list(names) == ["TS_01", "TS_02", "TS_03"]
+
+
+def test_no_usable_tilt_series_fails_the_job_with_reason(tmp_path):
+    project = tmp_path / "p"
+    run_cli("demo", str(project), "--tilt-series", "1", "--no-run", check=True)
+    for movie in (project / "raw" / "frames").glob("TS_01_01*.mrc"):
+        movie.unlink()
+    proc = run_cli("run", str(project))
+    assert proc.returncode != 0
+    job = project / "Import" / "job001"
+    assert not (job / "RELION_JOB_EXIT_SUCCESS").exists()
+    reason = (job / "RELION_JOB_EXIT_FAILURE").read_text()
+    assert "no usable tilt series" in reason and "TS_01" in reason
+    assert read_pipeline(project / "default_pipeline.star").process_list()[0].status == "Failed"
+
+
+def test_new_tilt_series_imports_only_itself(tmp_path, finished_demo):
+    project = copy_project(finished_demo, tmp_path / "p")
+    old = project / "Import/job001/tilt_series/TS_01.star"
+    mtime = old.stat().st_mtime_ns
+    write_tilt_series(
+        project / "raw", "TS_04", seed=4, start=pd.Timestamp("2025-01-25").to_pydatetime()
+    )
+    proc = run_cli("run", str(project), "--", "-n")
+    assert "importmovies_tilt_series" in proc.stdout
+    assert proc.stdout.count("wildcards: ts=") == 1 and "ts=TS_04" in proc.stdout
+    proc = run_cli("run", str(project))
+    assert proc.returncode == 0, proc.stderr
+    assert old.stat().st_mtime_ns == mtime
+    names = starfile.read(project / "Import/job001/tilt_series.star")["rlnTomoName"]
+    assert list(names) == ["TS_01", "TS_02", "TS_03", "TS_04"]
+
+
+def test_repointed_raw_data_reruns_nothing(tmp_path, finished_demo):
+    project = copy_project(finished_demo, tmp_path / "p")
+    moved = tmp_path / "elsewhere"
+    shutil.move(project / "raw", moved)
+    text = (project / "crboost.yaml").read_text()
+    text = text.replace("raw/frames/*.mrc", f"{moved}/frames/*.mrc").replace(
+        "raw/mdoc/*.mdoc", f"{moved}/mdoc/*.mdoc"
+    )
+    (project / "crboost.yaml").write_text(text)
+    proc = run_cli("run", str(project), "--", "-n")
+    assert proc.returncode == 0, proc.stderr
+    assert "Nothing to be done" in proc.stdout + proc.stderr

@@ -1,0 +1,71 @@
+# Loading the project and the helpers the rules use. Runs at every parse (also in each cluster
+# job), so it reads small files only: the config, default_pipeline.star, the manifest index.
+import os
+import sys
+from pathlib import Path
+
+from crboost.errors import CrboostError
+from crboost.hooks import on_start
+from crboost.jobsetup import job_spec_json
+from crboost.project import load_project
+
+
+def project_config_file():
+    """The --configfile given to snakemake; its directory is the project."""
+    if not workflow.overwrite_configfiles:
+        sys.exit("crboost: give the project config: --configfile PROJECT/crboost.yaml")
+    return Path(workflow.overwrite_configfiles[-1]).resolve()
+
+
+def run_hook(hook, *args):
+    try:
+        hook(*args)
+    except CrboostError as e:
+        sys.exit(f"crboost: {e}")
+
+
+CONFIGFILE = project_config_file()
+try:
+    PROJECT = load_project(CONFIGFILE, dict(config), remote=workflow.remote_exec)
+except CrboostError as e:
+    sys.exit(f"crboost: {e}")
+
+IMPORT_DIR = PROJECT.of_type("importmovies")[0].dir
+# Jobs call `crboost` and `python` of the environment running this workflow (also on cluster
+# nodes, where the job re-parses this file). Deliberately no params entry, so moving the
+# install re-runs nothing.
+os.environ["PATH"] = (
+    os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+)
+# The software environment the rules run in (crboost itself; tools run in their own containers).
+CRBOOST_ENV = "../../environment.yml"
+
+
+def all_job_sentinels():
+    return [job.success for job in PROJECT.jobs]
+
+
+def job_dirs_regex():
+    return "|".join(job.dir for job in PROJECT.jobs) or "(?!)"
+
+
+def job_numbers(job_type):
+    """Regex of the job dir names (job001|job004) of one job type; never matches if none."""
+    return "|".join(job.number for job in PROJECT.of_type(job_type)) or "(?!)"
+
+
+def job_dir_of_spec(wildcards, input):
+    """The job directory: where the job_params.json input is."""
+    return os.path.dirname(input.spec)
+
+
+def job_spec(wildcards):
+    return job_spec_json(PROJECT.job_at(wildcards.jobdir))
+
+
+def tilt_series_fingerprint(wildcards):
+    return PROJECT.manifest.fingerprint(wildcards.ts)
+
+
+def tilt_series_stars(job_dir):
+    return [f"{job_dir}/tilt_series/{ts}.star" for ts in PROJECT.tilt_series]

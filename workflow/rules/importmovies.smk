@@ -1,0 +1,41 @@
+# importmovies: RELION 5 tilt-series import (Import/jobNNN), per tilt series, then gathered.
+# Params: crboost/jobs/importmovies.py   Driver: drivers/importmovies.py
+# Template: config/jobs/importmovies.star   (one importmovies job per project: frames/ and mdoc/
+# are the project's)
+
+
+rule importmovies_tilt_series:
+    input:
+        spec=f"{IMPORT_DIR}/job_params.json",
+    output:
+        star=f"{IMPORT_DIR}/tilt_series/{{ts}}.star",
+        mdoc="mdoc/{ts}.mdoc",
+    log:
+        f"{IMPORT_DIR}/logs/{{ts}}.log",
+    localrule: True
+    conda:
+        CRBOOST_ENV
+    params:
+        job=job_dir_of_spec,
+        tilt_series=tilt_series_fingerprint,
+    shell:
+        "crboost driver importmovies --job {params.job} --ts {wildcards.ts} > {log:q} 2>&1"
+
+
+rule importmovies:
+    input:
+        spec=f"{IMPORT_DIR}/job_params.json",
+        tilt_series=tilt_series_stars(IMPORT_DIR),
+    output:
+        star=f"{IMPORT_DIR}/tilt_series.star",
+        nodes=f"{IMPORT_DIR}/RELION_OUTPUT_NODES.star",
+        success=f"{IMPORT_DIR}/RELION_JOB_EXIT_SUCCESS",
+    log:
+        f"{IMPORT_DIR}/run.out",
+    localrule: True
+    conda:
+        CRBOOST_ENV
+    params:
+        job=job_dir_of_spec,
+    shell:
+        "crboost driver importmovies --job {params.job} --gather > {log:q} 2>&1"
