@@ -93,7 +93,9 @@ def fail(ctx: JobContext, reason: str, stderr_tail: str = "", ts: str | None = N
         f.write(line)
         if stderr_tail:
             f.write(stderr_tail.rstrip("\n") + "\n")
-    _set_status(ctx, "Failed")
+    if ts is None:
+        _set_status(ctx, "Failed")
+    # a tilt series failing leaves the others running; the job becomes Failed when the run ends
 
 
 def succeed(ctx: JobContext) -> None:
@@ -103,6 +105,18 @@ def succeed(ctx: JobContext) -> None:
         failure.unlink()
     ctx.path(SENTINEL_SUCCESS).touch()
     _set_status(ctx, "Succeeded")
+
+
+def mark_running(ctx: JobContext) -> None:
+    """Running as soon as any of the job's tasks starts (read first: the lock is rarely needed)."""
+    from .relion.pipeline import PIPELINE_FILE, read_pipeline
+
+    try:
+        process = read_pipeline(ctx.root / PIPELINE_FILE).find(ctx.dir)
+    except CrboostError:
+        return
+    if process is not None and process.status != "Running":
+        _set_status(ctx, "Running")
 
 
 def _set_status(ctx: JobContext, status: str) -> None:
@@ -134,6 +148,7 @@ def main(
     except CrboostError as e:
         sys.exit(f"crboost: {e}")
     ts = getattr(args, "ts", None)
+    mark_running(ctx)
     try:
         if ts is not None:
             per_tilt_series(ctx, ts)

@@ -1,8 +1,11 @@
 """What happens when a real run starts (Snakemake `onstart`; never on a dry run).
 
 - the refreshed tilt-series manifest is written;
+- statuses left by a run that died are reconciled (Running without sentinel -> Failed);
 - the pipeline's jobs are registered in default_pipeline.star (processes, nodes, edges), with
-  their alias links, `.gui_projectdir` and `.Nodes/`, so the project opens in the RELION GUI.
+  their alias links, `.gui_projectdir` and `.Nodes/`, so the project opens in the RELION GUI;
+- the jobs this run will execute lose their stale RELION_JOB_EXIT_FAILURE and become Scheduled;
+- the run records itself in .crboost/run.json (for liveness checks).
 """
 
 from __future__ import annotations
@@ -17,10 +20,40 @@ from .relion.pipeline import updating_pipeline
 GUI_FLAG = ".gui_projectdir"
 
 
-def on_start(project: Project) -> None:
+def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
+    from .runstate import clear_failure, reconcile, record_run
+
     if project.manifest.changed:
         project.manifest.write(project.root)
+    reconcile(project)
     register_jobs(project)
+    planned = [j for j in project.jobs if planned_dirs is None or j.dir in planned_dirs]
+    for job in planned:
+        clear_failure(project.root, job)
+    if planned:
+        with updating_pipeline(project.root) as pipeline:
+            for job in planned:
+                if not (project.root / job.success).exists():
+                    pipeline.set_status(job.relion_name, "Scheduled")
+    record_run(project.root)
+
+
+def on_finish(project: Project) -> None:
+    """The run ended (success or error): nothing of it runs any more."""
+    from .runstate import reconcile
+
+    reconcile(project, alive=False)
+
+
+def job_dirs_of(project: Project, paths) -> set[str]:
+    """The job directories the given output paths belong to."""
+    dirs = {job.dir for job in project.jobs}
+    found = set()
+    for path in paths:
+        parts = str(path).split("/")
+        if len(parts) > 2 and "/".join(parts[:2]) in dirs:
+            found.add("/".join(parts[:2]))
+    return found
 
 
 def register_jobs(project: Project) -> None:

@@ -134,7 +134,7 @@ def build_jobs(config: ProjectConfig, pipeline: Pipeline) -> tuple[list[Job], in
     processes = pipeline.process_list()
     by_alias = {p.alias: p for p in processes if p.alias not in ("None", "")}
     known_dirs = {p.name for p in processes}
-    counter = pipeline.counter
+    counter = pipeline.next_number
     jobs: list[Job] = []
     used_dirs: dict[str, str] = {}
     for index, entry in enumerate(config.pipeline):

@@ -84,6 +84,13 @@ class Pipeline:
         return cls(counter=1, tables={k: pd.DataFrame(columns=v) for k, v in _BLOCKS.items()})
 
     @property
+    def next_number(self) -> int:
+        """The next job number: the counter, but never one already used (the counter of a
+        hand-made or per-job pipeline file can lag behind its processes)."""
+        used = [job_number(p) for p in self.processes.get("rlnPipeLineProcessName", [])]
+        return max([self.counter, *(n + 1 for n in used)])
+
+    @property
     def processes(self) -> pd.DataFrame:
         return self.tables["pipeline_processes"]
 

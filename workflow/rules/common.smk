@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from crboost.errors import CrboostError
-from crboost.hooks import on_start
+from crboost.hooks import job_dirs_of, on_finish, on_start
 from crboost.jobsetup import job_spec_json
 from crboost.project import load_project
 
@@ -39,6 +39,15 @@ os.environ["PATH"] = (
 )
 # The software environment the rules run in (crboost itself; tools run in their own containers).
 CRBOOST_ENV = "../../environment.yml"
+
+
+def planned_job_dirs():
+    """Job directories with work in this run (None if Snakemake's DAG is not reachable)."""
+    try:
+        outputs = [f for job in workflow.dag.needrun_jobs() for f in job.output]
+    except AttributeError:
+        return None
+    return job_dirs_of(PROJECT, outputs)
 
 
 def all_job_sentinels():

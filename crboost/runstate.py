@@ -1,0 +1,119 @@
+"""Which run of a project is alive, and making default_pipeline.star agree with the files.
+
+A run records itself in `.crboost/run.json` (host, pid, start time) when it starts. A job whose
+process says Running but that has no RELION_JOB_EXIT_SUCCESS, while no run of the project is
+alive, was killed (by SLURM, the OS or the user): it becomes Failed, with the reason in its
+RELION_JOB_EXIT_FAILURE. This happens when the next run starts and in `crboost status`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+from .manifest import STATE_DIR
+from .project import Job, Project
+from .relion.pipeline import PIPELINE_FILE, read_pipeline, updating_pipeline
+
+RUN_FILE = f"{STATE_DIR}/run.json"
+KILLED_REASON = "interrupted: no RELION_JOB_EXIT_SUCCESS and no live run of the project (killed?)"
+
+
+def record_run(root: Path) -> dict:
+    record = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+    path = root / RUN_FILE
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(record) + "\n")
+    return record
+
+
+def last_run(root: Path) -> dict | None:
+    try:
+        return json.loads((root / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run_is_alive(record: dict | None) -> bool:
+    """True if the recorded run's process still exists (on this host; another host: assume so
+    only while its record is fresh, since its pid cannot be checked from here)."""
+    if not record:
+        return False
+    if record.get("host") != socket.gethostname():
+        return time.time() - record.get("started", 0) < 24 * 3600
+    try:
+        os.kill(int(record["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, KeyError):
+        return True
+    return _same_process(int(record["pid"]), record.get("started", 0))
+
+
+def _same_process(pid: int, started: float) -> bool:
+    """A reused pid belongs to a process started after the recorded run."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime")
+        )
+        process_start = boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return True
+    return process_start <= started + 5
+
+
+def reconcile(project: Project, alive: bool | None = None) -> list[str]:
+    """Fix statuses of the pipeline's jobs from their sentinels; returns what changed."""
+    root = project.root
+    if not (root / PIPELINE_FILE).exists():
+        return []
+    if alive is None:
+        alive = run_is_alive(last_run(root))
+    changes = []
+    current = {p.name: p for p in read_pipeline(root / PIPELINE_FILE).process_list()}
+    wanted = {}
+    for job in project.jobs:
+        process = current.get(job.relion_name)
+        if process is None:
+            continue
+        status = desired_status(root, job, process.status, alive)
+        if status != process.status:
+            wanted[job] = status
+    if not wanted:
+        return []
+    with updating_pipeline(root) as pipeline:
+        for job, status in wanted.items():
+            if status == "Failed" and not (root / job.failure).exists():
+                with open(root / job.failure, "a") as f:
+                    f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {KILLED_REASON}\n")
+            pipeline.set_status(job.relion_name, status)
+            changes.append(f"{job.dir}: {current[job.relion_name].status} -> {status}")
+    return changes
+
+
+def desired_status(root: Path, job: Job, status: str, alive: bool) -> str:
+    if (root / job.success).exists():
+        return "Succeeded"
+    if (root / job.failure).exists() and status != "Running":
+        return "Failed"
+    if status == "Running" and not alive:
+        return "Failed"
+    if status == "Succeeded":  # sentinel removed: the job is to be re-run
+        return "Scheduled"
+    return status
+
+
+def clear_failure(root: Path, job: Job) -> None:
+    """A job starts again: its old failure goes to run.err's history, the sentinel goes."""
+    failure = root / job.failure
+    if failure.exists():
+        with contextlib.suppress(OSError), open(root / job.dir / "run.err", "a") as f:
+            f.write("previous failure (job restarted):\n" + failure.read_text())
+        failure.unlink(missing_ok=True)
