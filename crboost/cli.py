@@ -198,6 +198,15 @@ def run_project(project: Path, profile: str, snakemake_args: list[str]) -> int:
     return subprocess.call(cmd, cwd=project)
 
 
+#: The demo's movies are 64x64 pixels: small tomograms, alignment and reconstruction at bin 2.
+DEMO_SETTINGS = {
+    "tools.simulate": True,
+    "pipeline.tiltseries.params.tomo_z": 32,
+    "pipeline.align.params.angpix": 5.4,
+    "pipeline.reconstruct.params.angpix": 5.4,
+}
+
+
 def cmd_demo(args) -> int:
     from .demo import write_demo_data
     from .init import init_project
@@ -210,7 +219,7 @@ def cmd_demo(args) -> int:
         project,
         movies=str(raw / "frames" / "*.mrc"),
         mdocs=str(raw / "mdoc" / "*.mdoc"),
-        sets={"tools.simulate": True},
+        sets=DEMO_SETTINGS,
     )
     _print_init(result)
     if args.no_run:

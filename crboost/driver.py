@@ -1,9 +1,13 @@
-"""What every driver in `drivers/` shares: finding its job, reading its params, reporting failure.
+"""What every driver in `drivers/` shares: finding its job, reading its params, running tools,
+reading and writing tilt-series STAR files, gathering, and reporting success or failure.
 
 A driver runs on the compute node. It works from the project root (as Snakemake runs it) or from
 inside the job directory (re-running one tilt series by hand):
 
     cd PROJECT/External/job005 && crboost driver tsCtf --ts TS_01
+
+RELION can run it too, as an External job (`fn_exe` in job.star): `--o External/job005/` without
+`--ts`/`--gather` processes every tilt series, then gathers.
 
 On failure it writes the reason and the tail of the tool's stderr to `RELION_JOB_EXIT_FAILURE` and
 `run.err` in the job dir and exits non-zero. Only the job-level (gather) step writes
@@ -15,18 +19,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from .config import CONFIG_NAME
 from .errors import CrboostError
 from .jobsetup import find_project_root
 from .project import PARAMS_FILE, SENTINEL_FAILURE, SENTINEL_SUCCESS
+from .relion.star import write_star
+from .tools import ToolCall, ToolFailed, ToolRunner
 
 
 class DriverError(CrboostError):
@@ -44,6 +54,7 @@ class JobContext:
     root: Path
     dir: str
     spec: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -52,6 +63,10 @@ class JobContext:
     @property
     def name(self) -> str:
         return self.spec["name"]
+
+    @property
+    def type(self) -> str:
+        return self.spec["type"]
 
     @property
     def input_dir(self) -> str | None:
@@ -63,10 +78,30 @@ class JobContext:
     def ts_star(self, ts: str) -> Path:
         return self.path("tilt_series", f"{ts}.star")
 
+    def upstream_ts_star(self, ts: str) -> Path:
+        if not self.input_dir:
+            raise DriverError("this job has no input job")
+        return Path(self.input_dir, "tilt_series", f"{ts}.star")
+
+    def rel(self, path: str | Path) -> str:
+        """A project-relative path as seen from inside the job dir (where tools run)."""
+        return os.path.relpath(self.root / path, self.root / self.dir)
+
+    @cached_property
     def config(self):
         from .config import load_config_file, parse_config
 
         return parse_config(load_config_file(self.root / CONFIG_NAME))
+
+    @cached_property
+    def runner(self) -> ToolRunner:
+        return ToolRunner(self.config, self.root, self.type)
+
+    def run(self, call: ToolCall) -> None:
+        try:
+            self.runner.run(call)
+        except ToolFailed as e:
+            raise DriverError(str(e), e.stderr_tail) from None
 
 
 def open_job(job: str | None) -> JobContext:
@@ -81,6 +116,142 @@ def open_job(job: str | None) -> JobContext:
     except FileNotFoundError:
         raise CrboostError(f"{spec_path}: missing; the job was never set up by crboost") from None
     return JobContext(root=root, dir=job_dir, spec=spec)
+
+
+# --- tilt-series STAR files --------------------------------------------------------------------
+
+
+def read_tilt_series(path: Path, ts: str) -> pd.DataFrame:
+    import starfile
+
+    try:
+        blocks = starfile.read(path, always_dict=True, parse_as_string=["rlnMicrographMovieName"])
+    except FileNotFoundError:
+        raise DriverError(f"{path}: missing (upstream tilt series not done?)") from None
+    table = blocks.get(ts)
+    if not isinstance(table, pd.DataFrame):
+        raise DriverError(f"{path}: no data_{ts} table")
+    return table
+
+
+def write_tilt_series(ctx: JobContext, ts: str, table: pd.DataFrame) -> None:
+    """Written last, atomically: its existence is the tilt series' completion mark."""
+    ctx.path("tilt_series").mkdir(exist_ok=True)
+    write_star(ctx.ts_star(ts), {ts: table.reset_index(drop=True)})
+
+
+def movie_stems(table: pd.DataFrame) -> list[str]:
+    return [Path(str(m)).stem for m in table["rlnMicrographMovieName"]]
+
+
+# --- tool state carried from job to job ---------------------------------------------------------
+
+
+def link(ctx: JobContext, name: str, target: Path) -> None:
+    """`<job>/<name>` -> target (project-relative), idempotently and atomically."""
+    real = Path(os.path.realpath(ctx.root / target))
+    if not real.exists():
+        raise DriverError(f"{target}: missing (upstream job not run?)")
+    link_path = ctx.root / ctx.dir / name
+    text = os.path.relpath(real, link_path.parent)
+    if link_path.is_symlink() and os.readlink(link_path) == text:
+        return
+    tmp = link_path.with_name(f".{name}.tmp{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(text, tmp)
+    os.replace(tmp, link_path)
+
+
+def copy_from_upstream(ctx: JobContext, name: str) -> None:
+    """A copy of the upstream job's file (settings, metadata), never the file itself."""
+    source = ctx.root / str(ctx.input_dir) / name
+    if not source.exists():
+        raise DriverError(f"{ctx.input_dir}/{name}: missing (upstream job not run?)")
+    dest = ctx.root / ctx.dir / name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, dest)
+
+
+def carry_tilt_series_state(ctx: JobContext) -> None:
+    """Tilt-series jobs after tsImport: link its tomostar/, copy the upstream settings."""
+    link(ctx, "tomostar", Path(str(ctx.input_dir), "tomostar"))
+    copy_from_upstream(ctx, "warp_tiltseries.settings")
+
+
+def ensure_made(ctx: JobContext, name: str, make: Callable[[str], ToolCall]) -> None:
+    """Create a job-level file with a tool once, safely when several tasks race to do it."""
+    target = ctx.path(name)
+    if target.exists():
+        return
+    tmp = f".{name}.tmp{os.getpid()}"
+    ctx.run(make(tmp))
+    if ctx.runner.print_only:
+        return
+    if not ctx.path(tmp).exists():
+        raise DriverError(f"{ctx.dir}/{name}: the tool wrote nothing")
+    os.replace(ctx.path(tmp), target)
+
+
+def check_files(ctx: JobContext, paths: list[Path], what: str) -> None:
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
+        raise DriverError(f"{what}: {len(missing)} output file(s) missing: {shown} (see the log)")
+
+
+# --- job-level results --------------------------------------------------------------------------
+
+
+def gather(
+    ctx: JobContext,
+    output_star: str,
+    node_label: str,
+    update: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+) -> None:
+    """The job's global STAR: the upstream job's rows for this project's tilt series, pointing
+    at this job's per-tilt-series files, with `update` applied."""
+    import starfile
+
+    from .manifest import read_index
+
+    index = read_index(ctx.root)
+    if index is None:
+        raise DriverError("the tilt-series manifest .crboost/manifest.json is missing")
+    names = index.names
+    missing = [ts for ts in names if not ctx.ts_star(ts).exists()]
+    if missing:
+        raise DriverError(f"per-tilt-series results missing for {', '.join(missing)}")
+    upstream = ctx.spec.get("input_star")
+    try:
+        table = starfile.read(ctx.root / upstream, always_dict=True)["global"]
+    except (FileNotFoundError, KeyError, TypeError):
+        raise DriverError(f"{upstream}: missing or without data_global") from None
+    table = table[table["rlnTomoName"].isin(names)].copy()
+    absent = sorted(set(names) - set(table["rlnTomoName"]))
+    if absent:
+        raise DriverError(f"{upstream}: no rows for {', '.join(absent)}")
+    table["rlnTomoTiltSeriesStarFile"] = [str(ctx.ts_star(ts)) for ts in table["rlnTomoName"]]
+    if update is not None:
+        table = update(table)
+    finish(ctx, {"global": table.reset_index(drop=True)}, output_star, node_label)
+
+
+def finish(ctx: JobContext, blocks: dict, output_star: str, node_label: str) -> None:
+    from .hooks import touch_node_entry
+    from .relion.jobstar import write_output_nodes
+
+    output = ctx.path(output_star)
+    write_star(output, blocks)
+    nodes = [(str(output), node_label)]
+    write_output_nodes(ctx.path("RELION_OUTPUT_NODES.star"), nodes)
+    for node, label in nodes:
+        touch_node_entry(ctx.root, node, label)
+    succeed(ctx)
+
+
+# --- status -------------------------------------------------------------------------------------
 
 
 def fail(ctx: JobContext, reason: str, stderr_tail: str = "", ts: str | None = None) -> None:
@@ -130,36 +301,58 @@ def _set_status(ctx: JobContext, status: str) -> None:
         print(f"crboost: could not update default_pipeline.star: {e}", file=sys.stderr)
 
 
+# --- command line -------------------------------------------------------------------------------
+
+
 def main(
     description: str,
-    per_tilt_series: Callable[[JobContext, str], None] | None,
-    gather: Callable[[JobContext], None],
+    per_tilt_series: Callable[[JobContext, str], None],
+    gather_step: Callable[[JobContext], None],
 ) -> None:
-    """Command line of a driver: `--ts NAME` runs one tilt series, `--gather` the job-level step."""
+    """`--ts NAME` runs one tilt series, `--gather` the job-level step; RELION's External-job
+    call (`--o DIR`, other options ignored) runs every tilt series, then the gather."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--job", help="job dir relative to the project (default: the cwd)")
-    group = parser.add_mutually_exclusive_group(required=True)
-    if per_tilt_series is not None:
-        group.add_argument("--ts", help="process this tilt series")
+    parser.add_argument("--job", "--o", dest="job", help="job dir (default: the cwd)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--ts", help="process this tilt series")
     group.add_argument("--gather", action="store_true", help="write the job's STAR files")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--print-commands",
+        action="store_true",
+        help="print the tool commands instead of running them",
+    )
+    args, _relion_options = parser.parse_known_args()
+    if args.print_commands:
+        os.environ["CRBOOST_PRINT_COMMANDS"] = "1"
     try:
         ctx = open_job(args.job)
     except CrboostError as e:
         sys.exit(f"crboost: {e}")
-    ts = getattr(args, "ts", None)
     mark_running(ctx)
+    if args.ts is not None:
+        _step(ctx, lambda: per_tilt_series(ctx, args.ts), args.ts)
+    elif args.gather:
+        _step(ctx, lambda: gather_step(ctx), None)
+    else:
+        from .manifest import read_index
+
+        index = read_index(ctx.root)
+        for ts in index.names if index else []:
+            if not ctx.ts_star(ts).exists():
+                _step(ctx, lambda ts=ts: per_tilt_series(ctx, ts), ts)
+        _step(ctx, lambda: gather_step(ctx), None)
+
+
+def _step(ctx: JobContext, work: Callable[[], None], ts: str | None) -> None:
+    where = f"{ctx.dir}: {'tilt series ' + ts + ': ' if ts else ''}"
     try:
-        if ts is not None:
-            per_tilt_series(ctx, ts)
-        else:
-            gather(ctx)
+        work()
     except DriverError as e:
         fail(ctx, str(e), e.stderr_tail, ts)
-        sys.exit(f"crboost: {ctx.dir}: {'tilt series ' + ts + ': ' if ts else ''}{e}")
+        sys.exit(f"crboost: {where}{e}")
     except CrboostError as e:
         fail(ctx, str(e), ts=ts)
-        sys.exit(f"crboost: {ctx.dir}: {e}")
+        sys.exit(f"crboost: {where}{e}")
     except Exception as e:  # a bug: keep the traceback for the developer, the reason for RELION
         fail(ctx, f"internal error: {type(e).__name__}: {e}", traceback.format_exc(), ts)
         raise

@@ -34,6 +34,7 @@ def job_spec(job: Job) -> dict:
         "type": job.type,
         "dir": job.dir,
         "input_dir": job.upstream.dir if job.upstream else None,
+        "input_star": job.upstream.output_star if job.upstream else None,
         "params": job.params.model_dump(mode="json"),
     }
 
@@ -49,6 +50,7 @@ def job_star_values(project: Project, job: Job) -> dict:
         job_dir=job.dir + "/",
         input_star=job.upstream.output_star if job.upstream else "",
         movie_files=_movie_pattern(project),
+        fn_exe=f"crboost driver {job.type}",
     )
     return values
 
@@ -64,6 +66,9 @@ def set_up(project: Project, job: Job) -> None:
     (job_dir / "logs").mkdir(parents=True, exist_ok=True)
     for sentinel in (job.success, job.failure):
         (root / sentinel).unlink(missing_ok=True)
+    # tool settings made from the old params: the tasks make them again
+    for settings in job_dir.glob("*.settings"):
+        settings.unlink()
     write_job_star(job_dir / "job.star", job_template(job.type), job_star_values(project, job))
     atomic_write(root / job.params_file, json.dumps(job_spec(job), indent=1, sort_keys=True) + "\n")
     with updating_pipeline(root) as pipeline:

@@ -146,6 +146,12 @@ def parse_mdoc_datetime(text: str, software: str) -> datetime:
     return datetime(year, month, day, int(hh), int(mm), int(ss or 0))
 
 
+def format_mdoc_datetime(when: datetime) -> str:
+    """dd-MMM-yyyy  HH:MM:SS with English month names, whatever the locale."""
+    month = list(_MONTHS)[when.month - 1].capitalize()
+    return f"{when.day:02d}-{month}-{when.year:04d}  {when:%H:%M:%S}"
+
+
 def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
     """Parse one tilt-series mdoc. Raises MdocError (naming the file) when it is not usable."""
     from mdocfile.data_models import MdocGlobalData, MdocSectionData

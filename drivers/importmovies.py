@@ -19,18 +19,17 @@ each tilt's own dose too (relion#1188), which crboost does not copy.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from crboost import driver
 from crboost.driver import DriverError, JobContext
-from crboost.hooks import touch_node_entry
-from crboost.jobs.importmovies import ImportMoviesParams
+from crboost.jobs.importmovies import ImportMoviesParams as Params
 from crboost.manifest import read_index, read_record
-from crboost.mdoc import read_mdoc_lines
-from crboost.relion.jobstar import write_output_nodes
-from crboost.relion.star import atomic_write, write_star
+from crboost.mdoc import format_mdoc_datetime, read_mdoc_lines
+from crboost.relion.star import atomic_write
 
 
 def import_tilt_series(ctx: JobContext, ts: str) -> None:
@@ -59,8 +58,7 @@ def import_tilt_series(ctx: JobContext, ts: str) -> None:
     )
     if all(t["target_defocus"] is not None for t in tilts):
         table["rlnTomoNominalDefocus"] = [float(t["target_defocus"]) for t in tilts]
-    ctx.path("tilt_series").mkdir(exist_ok=True)
-    write_star(ctx.ts_star(ts), {ts: table})
+    driver.write_tilt_series(ctx, ts, table)
     copy_mdoc(Path(record["mdoc"]), Path("mdoc") / f"{ts}.mdoc", tilts)
     print(f"{ts}: {len(tilts)} tilts, total dose {sum(doses):.1f} e/A^2")
 
@@ -94,11 +92,19 @@ def copy_mdoc(source: Path, dest: Path, tilts: list[dict]) -> None:
     except Exception as e:
         raise DriverError(f"cannot read {source}: {e}") from None
     names = {t["sub_frame_path"]: t["frames_name"] for t in tilts}
+    # DateTime in one unambiguous form (Warp reads dd-MMM-yy as SerialEM writes it; Tomo5's
+    # yy-MMM-dd would be misread), in the same section order as the original
+    times = {t["z_value"]: t["acquired"] for t in tilts}
+    z_value = None
     out = []
     for line in lines:
         key, sep, value = line.partition("=")
-        if sep and key.strip() == "SubFramePath" and value.strip() in names:
+        if line.startswith("[ZValue"):
+            z_value = int(value.strip(" ]"))
+        elif sep and key.strip() == "SubFramePath" and value.strip() in names:
             line = f"SubFramePath = frames/{names[value.strip()]}"
+        elif sep and key.strip() == "DateTime" and times.get(z_value):
+            line = "DateTime = " + format_mdoc_datetime(datetime.fromisoformat(times[z_value]))
         out.append(line)
     dest.parent.mkdir(exist_ok=True)
     atomic_write(dest, "\n".join(out) + "\n")
@@ -131,14 +137,8 @@ def gather(ctx: JobContext) -> None:
     )
     if p["optics_group_name"]:
         table["rlnOpticsGroupName"] = p["optics_group_name"]
-    output = ctx.path(ImportMoviesParams.output_star)
-    write_star(output, {"global": table})
-    nodes = [(str(output), ImportMoviesParams.output_node_label)]
-    write_output_nodes(ctx.path("RELION_OUTPUT_NODES.star"), nodes)
-    for node, label in nodes:
-        touch_node_entry(ctx.root, node, label)
     print(f"imported {len(names)} tilt series; skipped {len(index.skipped)}")
-    driver.succeed(ctx)
+    driver.finish(ctx, {"global": table}, Params.output_star, Params.output_node_label)
 
 
 if __name__ == "__main__":

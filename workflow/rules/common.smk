@@ -76,5 +76,19 @@ def tilt_series_fingerprint(wildcards):
     return PROJECT.manifest.fingerprint(wildcards.ts)
 
 
+def upstream_tilt_series_star(wildcards):
+    """The same tilt series' STAR file of the job this one reads from."""
+    job = PROJECT.job_at(f"External/{wildcards.job}")
+    return job.upstream.ts_star(wildcards.ts)
+
+
+def upstream_output_star(wildcards):
+    return PROJECT.job_at(f"External/{wildcards.job}").upstream.output_star
+
+
+def own_tilt_series_stars(wildcards):
+    return tilt_series_stars(f"External/{wildcards.job}")
+
+
 def tilt_series_stars(job_dir):
     return [f"{job_dir}/tilt_series/{ts}.star" for ts in PROJECT.tilt_series]

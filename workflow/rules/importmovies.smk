@@ -8,8 +8,7 @@ rule importmovies_tilt_series:
     input:
         spec=f"{IMPORT_DIR}/job_params.json",
     output:
-        star=f"{IMPORT_DIR}/tilt_series/{{ts}}.star",
-        mdoc="mdoc/{ts}.mdoc",
+        f"{IMPORT_DIR}/tilt_series/{{ts}}.star",
     log:
         f"{IMPORT_DIR}/logs/{{ts}}.log",
     localrule: True
@@ -28,7 +27,6 @@ rule importmovies:
         tilt_series=tilt_series_stars(IMPORT_DIR),
     output:
         star=f"{IMPORT_DIR}/tilt_series.star",
-        nodes=f"{IMPORT_DIR}/RELION_OUTPUT_NODES.star",
         success=f"{IMPORT_DIR}/RELION_JOB_EXIT_SUCCESS",
     log:
         f"{IMPORT_DIR}/run.out",

@@ -1,0 +1,59 @@
+"""fsMotionAndCtf: WarpTools frame-series motion correction and CTF, per tilt series."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from .base import JobParams
+
+_GRID = r"^\d+x\d+x\d+$"
+
+
+class FsMotionAndCtfParams(JobParams):
+    type_name: ClassVar[str] = "fsMotionAndCtf"
+    accepts: ClassVar[tuple[str, ...]] = ("importmovies",)
+    output_star: ClassVar[str] = "fs_motion_and_ctf.star"
+    output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.motioncorr"
+    tools: ClassVar[tuple[str, ...]] = ("warptools",)
+    synced: ClassVar[dict[str, str]] = {
+        "pixel_size": "microscope.pixel_size",
+        "voltage": "microscope.voltage",
+        "cs": "microscope.cs",
+        "amplitude_contrast": "microscope.amplitude_contrast",
+        "dose_per_tilt": "acquisition.dose_per_tilt",
+        "eer_ngroups": "acquisition.eer_ngroups",
+        "gain_reference": "data.gain_reference",
+        "gain_flip_x": "acquisition.gain_flip_x",
+        "gain_flip_y": "acquisition.gain_flip_y",
+        "gain_transpose": "acquisition.gain_transpose",
+    }
+
+    pixel_size: float
+    voltage: float
+    cs: float
+    amplitude_contrast: float
+    dose_per_tilt: float
+    eer_ngroups: int | None
+    gain_reference: str | None
+    gain_flip_x: bool
+    gain_flip_y: bool
+    gain_transpose: bool
+
+    m_range_min: float = Field(500, gt=0, description="Motion: low resolution limit, A.")
+    m_range_max: float = Field(10, gt=0, description="Motion: high resolution limit, A.")
+    m_bfac: float = Field(-500, le=0, description="Motion: B-factor, A^2.")
+    m_grid: str = Field("1x1x3", pattern=_GRID, description="Motion model grid XxYxT.")
+    c_window: int = Field(512, ge=64, le=4096, description="CTF: window size, px.")
+    c_range_min: float = Field(30, gt=0, description="CTF: low resolution limit, A.")
+    c_range_max: float = Field(6.0, gt=0, description="CTF: high resolution limit, A.")
+    c_defocus_min: float = Field(1.1, ge=0, description="CTF: minimum defocus, um.")
+    c_defocus_max: float = Field(8.0, gt=0, description="CTF: maximum defocus, um.")
+    c_grid: str = Field("2x2x1", pattern=_GRID, description="CTF model grid XxYxT.")
+    c_fit_phase: bool = Field(False, description="CTF: fit phase shift (phase plate).")
+    c_use_sum: bool = Field(False, description="CTF: fit on the frame sum.")
+    out_average_halves: bool = Field(True, description="Write even/odd averages (for denoising).")
+    out_skip_first: int = Field(0, ge=0, description="Frames to skip at the start.")
+    out_skip_last: int = Field(0, ge=0, description="Frames to skip at the end.")
+    perdevice: int = Field(1, ge=1, le=16, description="Processes per GPU.")

@@ -1,0 +1,39 @@
+"""tsAlignment: tilt-series alignment through WarpTools with AreTomo2, AreTomo3 or IMOD."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from .base import JobParams
+
+
+class TsAlignmentParams(JobParams):
+    type_name: ClassVar[str] = "tsAlignment"
+    accepts: ClassVar[tuple[str, ...]] = ("tsImport",)
+    output_star: ClassVar[str] = "aligned_tilt_series.star"
+    output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.aligntiltseries"
+    tools: ClassVar[tuple[str, ...]] = ("warptools", "aretomo2", "aretomo3")
+    synced: ClassVar[dict[str, str]] = {
+        "sample_thickness_nm": "acquisition.sample_thickness_nm",
+        "tilt_axis": "acquisition.tilt_axis",
+    }
+
+    sample_thickness_nm: float
+    tilt_axis: float
+
+    program: Literal["aretomo2", "aretomo3", "imod"] = Field(
+        "aretomo2",
+        description="aretomo2, aretomo3 (WarpTools ts_aretomo/ts_aretomo3) or imod "
+        "(ts_etomo_patches).",
+    )
+    angpix: float = Field(10.0, gt=0, le=100, description="Pixel size for alignment, A.")
+    patches: str = Field(
+        "", pattern=r"^(\d+x\d+)?$", description="AreTomo local patches, e.g. 4x4 ('' = none)."
+    )
+    axis_iter: int = Field(3, ge=0, le=20, description="AreTomo: tilt-axis refinement iterations.")
+    axis_batch: int = Field(5, ge=0, le=100, description="AreTomo: tilt series per axis batch.")
+    imod_patch_size_nm: float = Field(200, gt=0, description="IMOD: patch size, nm.")
+    imod_axis_search: bool = Field(True, description="IMOD: search the tilt axis angle.")
+    perdevice: int = Field(1, ge=1, le=16, description="Processes per GPU.")

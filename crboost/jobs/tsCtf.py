@@ -1,0 +1,37 @@
+"""tsCtf: WarpTools tilt-series CTF (ts_defocus_hand, then ts_ctf), per tilt series."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from .base import JobParams
+
+
+class TsCtfParams(JobParams):
+    type_name: ClassVar[str] = "tsCtf"
+    accepts: ClassVar[tuple[str, ...]] = ("tsAlignment",)
+    output_star: ClassVar[str] = "ts_ctf_tilt_series.star"
+    output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.ctffind"
+    tools: ClassVar[tuple[str, ...]] = ("warptools",)
+    synced: ClassVar[dict[str, str]] = {
+        "voltage": "microscope.voltage",
+        "cs": "microscope.cs",
+        "amplitude_contrast": "microscope.amplitude_contrast",
+    }
+
+    voltage: float
+    cs: float
+    amplitude_contrast: float
+
+    defocus_hand: Literal["auto", "flip", "noflip"] = Field(
+        "auto", description="Defocus handedness: auto (ts_defocus_hand --set_auto), flip, noflip."
+    )
+    window: int = Field(512, ge=64, le=4096, description="Window size, px.")
+    range_low: float = Field(30, gt=0, description="Low resolution limit, A.")
+    range_high: float = Field(6.0, gt=0, description="High resolution limit, A.")
+    defocus_min: float = Field(1.1, ge=0, description="Minimum defocus, um.")
+    defocus_max: float = Field(8.0, gt=0, description="Maximum defocus, um.")
+    fit_phase: bool = Field(False, description="Fit phase shift (phase plate).")
+    perdevice: int = Field(1, ge=1, le=16, description="Processes per GPU.")

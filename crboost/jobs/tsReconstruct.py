@@ -1,0 +1,26 @@
+"""tsReconstruct: WarpTools tomogram reconstruction (with even/odd half maps), per tilt series."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from .base import JobParams
+
+
+class TsReconstructParams(JobParams):
+    type_name: ClassVar[str] = "tsReconstruct"
+    accepts: ClassVar[tuple[str, ...]] = ("tsCtf", "tsAlignment")
+    output_star: ClassVar[str] = "tomograms.star"
+    output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.reconstruct"
+    tools: ClassVar[tuple[str, ...]] = ("warptools",)
+    synced: ClassVar[dict[str, str]] = {"pixel_size": "microscope.pixel_size"}
+
+    pixel_size: float
+
+    angpix: float = Field(10.0, gt=0, le=100, description="Tomogram pixel size, A.")
+    halfmap_frames: bool = Field(True, description="Also reconstruct even/odd frame half maps.")
+    deconv: bool = Field(True, description="Also write a deconvolved tomogram.")
+    dont_invert: bool = Field(False, description="Do not invert contrast.")
+    perdevice: int = Field(1, ge=1, le=16, description="Processes per GPU.")

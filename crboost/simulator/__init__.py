@@ -1,0 +1,17 @@
+"""crboost's TOOL SIMULATOR: stand-ins for WarpTools, AreTomo2, AreTomo3 and the IMOD programs.
+
+For the demo and the tests only, and only used when a project's config says `tools.simulate:
+true`. Each stand-in accepts exactly the real program's options (from the real sources: an
+unknown option or a missing required one is an error), checks that its inputs exist, and writes
+outputs of the real shape at the real paths (MRC via mrcfile, Warp XML, .tomostar, .aln, .xf).
+The numbers in them are made up.
+
+Run as  python -m crboost.simulator PROGRAM [ARGS...]   (PROGRAM: WarpTools, AreTomo2,
+AreTomo3, batchruntomo, submfg).
+
+Fault injection, for tests:
+  CRBOOST_SIM_FAIL="<job type>:<tilt series>[,...]"  that job type's tool calls for that tilt
+      series fail (job type and tilt series come from CRBOOST_SIM_JOB / CRBOOST_SIM_ITEM, which
+      crboost's tool runner sets); "<job type>:*" fails every call of the job type;
+  CRBOOST_SIM_DELAY=<seconds>  added run time per processed item.
+"""

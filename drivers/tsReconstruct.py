@@ -1,0 +1,97 @@
+#!/usr/bin/env python
+"""tsReconstruct driver: a tomogram (and even/odd half tomograms) of one tilt series.
+
+Per tilt series: `WarpTools ts_reconstruct` reading the upstream job's metadata
+(--input_processing, read only) and writing into this job's `warp_tiltseries/`:
+reconstruction/<ts>_<angpix>Apx.mrc, reconstruction/even|odd/ (with halfmap_frames), deconv/.
+Job level: `tomograms.star` (rlnTomoReconstructedTomogram, ...Half1/Half2, rlnTomoSizeX/Y/Z in
+unbinned pixels, rlnTomoTomogramBinning), RELION 5's reconstruct layout.
+
+By hand:  cd External/jobNNN && crboost driver tsReconstruct --ts TS_01 [--print-commands]
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from crboost import driver
+from crboost.driver import DriverError, JobContext
+from crboost.jobs.tsReconstruct import TsReconstructParams as Params
+from crboost.tools import ToolCall
+
+PROCESSING = "warp_tiltseries"
+
+
+def tomogram(ctx: JobContext, ts: str, half: str = "") -> str:
+    name = f"{ts}_{ctx.params['angpix']:.2f}Apx.mrc"
+    parts = [PROCESSING, "reconstruction", *([half] if half else []), name]
+    return str(ctx.path(*parts))
+
+
+def commands(ctx: JobContext, ts: str) -> list[ToolCall]:
+    p = ctx.params
+    args = [
+        "ts_reconstruct",
+        "--settings", "warp_tiltseries.settings",
+        "--input_data", f"tomostar/{ts}.tomostar",
+        "--input_processing", ctx.rel(f"{ctx.input_dir}/{PROCESSING}"),
+        "--output_processing", PROCESSING,
+        "--angpix", f"{p['angpix']:g}",
+        "--perdevice", str(p["perdevice"]),
+    ]  # fmt: skip
+    for flag in ("halfmap_frames", "deconv", "dont_invert"):
+        if p[flag]:
+            args.append(f"--{flag}")
+    return [ToolCall("warptools", tuple(args), cwd=ctx.dir, item=ts)]
+
+
+def run_tilt_series(ctx: JobContext, ts: str) -> None:
+    table = driver.read_tilt_series(ctx.upstream_ts_star(ts), ts)
+    driver.carry_tilt_series_state(ctx)
+    for call in commands(ctx, ts):
+        ctx.run(call)
+    if ctx.runner.print_only:
+        return
+    expected = [tomogram(ctx, ts)]
+    if ctx.params["halfmap_frames"]:
+        expected += [tomogram(ctx, ts, "even"), tomogram(ctx, ts, "odd")]
+    driver.check_files(ctx, [ctx.root / e for e in expected], "ts_reconstruct")
+    driver.write_tilt_series(ctx, ts, table)
+
+
+def gather(ctx: JobContext) -> None:
+    import mrcfile
+
+    p = ctx.params
+
+    def update(table: pd.DataFrame) -> pd.DataFrame:
+        pixel = table.get("rlnTomoTiltSeriesPixelSize", pd.Series([p["pixel_size"]] * len(table)))
+        binning = [p["angpix"] / float(px) for px in pixel]
+        sizes = []
+        for ts, factor in zip(table["rlnTomoName"], binning, strict=True):
+            path = ctx.root / tomogram(ctx, ts)
+            try:
+                with mrcfile.open(path, header_only=True, permissive=True) as mrc:
+                    nx, ny, nz = int(mrc.header.nx), int(mrc.header.ny), int(mrc.header.nz)
+            except (OSError, ValueError):
+                raise DriverError(f"{tomogram(ctx, ts)}: missing or not an MRC file") from None
+            sizes.append([round(n * factor) for n in (nx, ny, nz)])
+        table["rlnTomoTomogramBinning"] = binning
+        table["rlnTomoSizeX"] = [s[0] for s in sizes]
+        table["rlnTomoSizeY"] = [s[1] for s in sizes]
+        table["rlnTomoSizeZ"] = [s[2] for s in sizes]
+        table["rlnTomoReconstructedTomogram"] = [tomogram(ctx, ts) for ts in table["rlnTomoName"]]
+        if p["halfmap_frames"]:
+            table["rlnTomoReconstructedTomogramHalf1"] = [
+                tomogram(ctx, ts, "even") for ts in table["rlnTomoName"]
+            ]
+            table["rlnTomoReconstructedTomogramHalf2"] = [
+                tomogram(ctx, ts, "odd") for ts in table["rlnTomoName"]
+            ]
+        return table
+
+    driver.gather(ctx, Params.output_star, Params.output_node_label, update)
+
+
+if __name__ == "__main__":
+    driver.main(__doc__.splitlines()[1], run_tilt_series, gather)

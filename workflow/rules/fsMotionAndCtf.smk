@@ -1,0 +1,42 @@
+# fsMotionAndCtf: WarpTools motion correction and CTF of the movies, per tilt series, then gathered.
+# External/jobNNN. Params: crboost/jobs/fsMotionAndCtf.py   Driver: drivers/fsMotionAndCtf.py
+# Template: config/jobs/fsMotionAndCtf.star
+
+
+rule fsMotionAndCtf_tilt_series:
+    input:
+        spec="External/{job}/job_params.json",
+        upstream=upstream_tilt_series_star,
+    output:
+        "External/{job}/tilt_series/{ts}.star",
+    log:
+        "External/{job}/logs/{ts}.log",
+    wildcard_constraints:
+        job=job_numbers("fsMotionAndCtf"),
+    conda:
+        CRBOOST_ENV
+    params:
+        job=job_dir_of_spec,
+    shell:
+        "crboost driver fsMotionAndCtf --job {params.job} --ts {wildcards.ts} > {log:q} 2>&1"
+
+
+rule fsMotionAndCtf:
+    input:
+        spec="External/{job}/job_params.json",
+        upstream=upstream_output_star,
+        tilt_series=own_tilt_series_stars,
+    output:
+        star="External/{job}/fs_motion_and_ctf.star",
+        success="External/{job}/RELION_JOB_EXIT_SUCCESS",
+    log:
+        "External/{job}/run.out",
+    wildcard_constraints:
+        job=job_numbers("fsMotionAndCtf"),
+    localrule: True
+    conda:
+        CRBOOST_ENV
+    params:
+        job=job_dir_of_spec,
+    shell:
+        "crboost driver fsMotionAndCtf --job {params.job} --gather > {log:q} 2>&1"

@@ -1,0 +1,42 @@
+# tsAlignment: tilt-series alignment (AreTomo2/AreTomo3/IMOD through WarpTools), per tilt series, then gathered.
+# External/jobNNN. Params: crboost/jobs/tsAlignment.py   Driver: drivers/tsAlignment.py
+# Template: config/jobs/tsAlignment.star
+
+
+rule tsAlignment_tilt_series:
+    input:
+        spec="External/{job}/job_params.json",
+        upstream=upstream_tilt_series_star,
+    output:
+        "External/{job}/tilt_series/{ts}.star",
+    log:
+        "External/{job}/logs/{ts}.log",
+    wildcard_constraints:
+        job=job_numbers("tsAlignment"),
+    conda:
+        CRBOOST_ENV
+    params:
+        job=job_dir_of_spec,
+    shell:
+        "crboost driver tsAlignment --job {params.job} --ts {wildcards.ts} > {log:q} 2>&1"
+
+
+rule tsAlignment:
+    input:
+        spec="External/{job}/job_params.json",
+        upstream=upstream_output_star,
+        tilt_series=own_tilt_series_stars,
+    output:
+        star="External/{job}/aligned_tilt_series.star",
+        success="External/{job}/RELION_JOB_EXIT_SUCCESS",
+    log:
+        "External/{job}/run.out",
+    wildcard_constraints:
+        job=job_numbers("tsAlignment"),
+    localrule: True
+    conda:
+        CRBOOST_ENV
+    params:
+        job=job_dir_of_spec,
+    shell:
+        "crboost driver tsAlignment --job {params.job} --gather > {log:q} 2>&1"

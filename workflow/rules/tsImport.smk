@@ -1,0 +1,42 @@
+# tsImport: WarpTools tilt-series import (.tomostar), per tilt series, then gathered.
+# External/jobNNN. Params: crboost/jobs/tsImport.py   Driver: drivers/tsImport.py
+# Template: config/jobs/tsImport.star
+
+
+rule tsImport_tilt_series:
+    input:
+        spec="External/{job}/job_params.json",
+        upstream=upstream_tilt_series_star,
+    output:
+        "External/{job}/tilt_series/{ts}.star",
+    log:
+        "External/{job}/logs/{ts}.log",
+    wildcard_constraints:
+        job=job_numbers("tsImport"),
+    conda:
+        CRBOOST_ENV
+    params:
+        job=job_dir_of_spec,
+    shell:
+        "crboost driver tsImport --job {params.job} --ts {wildcards.ts} > {log:q} 2>&1"
+
+
+rule tsImport:
+    input:
+        spec="External/{job}/job_params.json",
+        upstream=upstream_output_star,
+        tilt_series=own_tilt_series_stars,
+    output:
+        star="External/{job}/ts_import.star",
+        success="External/{job}/RELION_JOB_EXIT_SUCCESS",
+    log:
+        "External/{job}/run.out",
+    wildcard_constraints:
+        job=job_numbers("tsImport"),
+    localrule: True
+    conda:
+        CRBOOST_ENV
+    params:
+        job=job_dir_of_spec,
+    shell:
+        "crboost driver tsImport --job {params.job} --gather > {log:q} 2>&1"

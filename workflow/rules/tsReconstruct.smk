@@ -1,0 +1,42 @@
+# tsReconstruct: WarpTools tomogram reconstruction, per tilt series, then gathered.
+# External/jobNNN. Params: crboost/jobs/tsReconstruct.py   Driver: drivers/tsReconstruct.py
+# Template: config/jobs/tsReconstruct.star
+
+
+rule tsReconstruct_tilt_series:
+    input:
+        spec="External/{job}/job_params.json",
+        upstream=upstream_tilt_series_star,
+    output:
+        "External/{job}/tilt_series/{ts}.star",
+    log:
+        "External/{job}/logs/{ts}.log",
+    wildcard_constraints:
+        job=job_numbers("tsReconstruct"),
+    conda:
+        CRBOOST_ENV
+    params:
+        job=job_dir_of_spec,
+    shell:
+        "crboost driver tsReconstruct --job {params.job} --ts {wildcards.ts} > {log:q} 2>&1"
+
+
+rule tsReconstruct:
+    input:
+        spec="External/{job}/job_params.json",
+        upstream=upstream_output_star,
+        tilt_series=own_tilt_series_stars,
+    output:
+        star="External/{job}/tomograms.star",
+        success="External/{job}/RELION_JOB_EXIT_SUCCESS",
+    log:
+        "External/{job}/run.out",
+    wildcard_constraints:
+        job=job_numbers("tsReconstruct"),
+    localrule: True
+    conda:
+        CRBOOST_ENV
+    params:
+        job=job_dir_of_spec,
+    shell:
+        "crboost driver tsReconstruct --job {params.job} --gather > {log:q} 2>&1"
