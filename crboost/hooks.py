@@ -42,7 +42,7 @@ def on_finish(project: Project) -> None:
     """The run ended (success or error): nothing of it runs any more."""
     from .runstate import reconcile
 
-    reconcile(project, alive=False)
+    reconcile(project, alive=False, run_ended=True)
 
 
 def job_dirs_of(project: Project, paths) -> set[str]:

@@ -69,8 +69,12 @@ def _same_process(pid: int, started: float) -> bool:
     return process_start <= started + 5
 
 
-def reconcile(project: Project, alive: bool | None = None) -> list[str]:
-    """Fix statuses of the pipeline's jobs from their sentinels; returns what changed."""
+def reconcile(project: Project, alive: bool | None = None, run_ended: bool = False) -> list[str]:
+    """Fix statuses of the pipeline's jobs from their sentinels; returns what changed.
+
+    run_ended: called by the run itself as it ends; a job it left unfinished without failing
+    itself (its upstream failed) goes back to Scheduled, not Failed.
+    """
     root = project.root
     if not (root / PIPELINE_FILE).exists():
         return []
@@ -78,18 +82,18 @@ def reconcile(project: Project, alive: bool | None = None) -> list[str]:
         alive = run_is_alive(last_run(root))
     changes = []
     current = {p.name: p for p in read_pipeline(root / PIPELINE_FILE).process_list()}
-    wanted = {}
+    wanted: dict[str, tuple[Job, str]] = {}
     for job in project.jobs:
         process = current.get(job.relion_name)
         if process is None:
             continue
-        status = desired_status(root, job, process.status, alive)
+        status = desired_status(root, job, process.status, alive, run_ended)
         if status != process.status:
-            wanted[job] = status
+            wanted[job.dir] = (job, status)
     if not wanted:
         return []
     with updating_pipeline(root) as pipeline:
-        for job, status in wanted.items():
+        for job, status in wanted.values():
             if status == "Failed" and not (root / job.failure).exists():
                 with open(root / job.failure, "a") as f:
                     f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {KILLED_REASON}\n")
@@ -98,13 +102,14 @@ def reconcile(project: Project, alive: bool | None = None) -> list[str]:
     return changes
 
 
-def desired_status(root: Path, job: Job, status: str, alive: bool) -> str:
+def desired_status(root: Path, job: Job, status: str, alive: bool, run_ended: bool = False) -> str:
     if (root / job.success).exists():
         return "Succeeded"
-    if (root / job.failure).exists() and status != "Running":
+    failed = (root / job.failure).exists()
+    if failed and (status != "Running" or not alive):
         return "Failed"
     if status == "Running" and not alive:
-        return "Failed"
+        return "Scheduled" if run_ended else "Failed"
     if status == "Succeeded":  # sentinel removed: the job is to be re-run
         return "Scheduled"
     return status

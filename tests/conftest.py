@@ -46,9 +46,10 @@ def demo_project(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def finished_demo(tmp_path_factory) -> Path:
-    """A demo project run to the end once per session; tests must copy it before changing it."""
+    """A demo project (4 tilt series) run to the end once per session; tests must copy it
+    before changing it."""
     project = tmp_path_factory.mktemp("finished") / "demo"
-    run_cli("demo", str(project), "--tilt-series", "3", check=True)
+    run_cli("demo", str(project), "--tilt-series", "4", check=True)
     return project
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,7 @@ def test_demo_import_matches_relion5(finished_demo):
     assert list(glob) == ["global"]
     table = glob["global"]
     assert list(table.columns) == list(ref_global.columns)
-    assert list(table["rlnTomoName"]) == ["TS_01", "TS_02", "TS_03"]
+    assert list(table["rlnTomoName"]) == ["TS_01", "TS_02", "TS_03", "TS_04"]
     assert set(table["rlnTomoHand"]) == {-1}
     assert set(table["rlnMicrographOriginalPixelSize"]) == {2.7}
 
@@ -54,7 +55,7 @@ def test_demo_import_matches_relion5(finished_demo):
         "TomogramGroupMetadata.star.relion.tomo.import"
     ]
     pipeline = read_pipeline(finished_demo / "default_pipeline.star")
-    [process] = pipeline.process_list()
+    process = pipeline.process_list()[0]
     assert (process.name, process.alias, process.status) == (
         "Import/job001/",
         "Import/import/",
@@ -114,6 +115,8 @@ def test_short_and_incomplete_tilt_series_are_skipped(demo_project):
     assert "skipped short: only 3 tilts" in log
     names = starfile.read(demo_project / "Import/job001/tilt_series.star")["rlnTomoName"]
     assert list(names) == ["TS_01", "TS_02", "TS_03"]
+    tomograms = starfile.read(demo_project / "External/job006/tomograms.star")["rlnTomoName"]
+    assert list(tomograms) == ["TS_01", "TS_02", "TS_03"]
 
 
 def test_no_usable_tilt_series_fails_the_job_with_reason(tmp_path):
@@ -130,21 +133,22 @@ def test_no_usable_tilt_series_fails_the_job_with_reason(tmp_path):
     assert read_pipeline(project / "default_pipeline.star").process_list()[0].status == "Failed"
 
 
-def test_new_tilt_series_imports_only_itself(tmp_path, finished_demo):
+def test_new_tilt_series_runs_only_itself(tmp_path, finished_demo):
     project = copy_project(finished_demo, tmp_path / "p")
     old = project / "Import/job001/tilt_series/TS_01.star"
     mtime = old.stat().st_mtime_ns
     write_tilt_series(
-        project / "raw", "TS_04", seed=4, start=pd.Timestamp("2025-01-25").to_pydatetime()
+        project / "raw", "TS_05", seed=5, start=pd.Timestamp("2025-01-25").to_pydatetime()
     )
     proc = run_cli("run", str(project), "--", "-n")
     assert "importmovies_tilt_series" in proc.stdout
-    assert proc.stdout.count("wildcards: ts=") == 1 and "ts=TS_04" in proc.stdout
+    per_ts = set(re.findall(r"wildcards:.*\bts=([^,\s]+)", proc.stdout))
+    assert per_ts == {"TS_05"}, "only the new tilt series runs"
     proc = run_cli("run", str(project))
     assert proc.returncode == 0, proc.stderr
     assert old.stat().st_mtime_ns == mtime
     names = starfile.read(project / "Import/job001/tilt_series.star")["rlnTomoName"]
-    assert list(names) == ["TS_01", "TS_02", "TS_03", "TS_04"]
+    assert list(names) == ["TS_01", "TS_02", "TS_03", "TS_04", "TS_05"]
 
 
 def test_repointed_raw_data_reruns_nothing(tmp_path, finished_demo):
