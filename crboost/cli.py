@@ -163,6 +163,9 @@ def _print_init(result) -> None:
         print(f"  skipped {name}: {reason}")
     for w in result.inferred.warnings:
         print(f"  warning: {w}")
+    for name, job_dir in result.adopted.items():
+        state = "done" if job_dir.rstrip("/") in result.adopted_done else "to be re-run in place"
+        print(f"  adopted {job_dir} as job {name!r} ({state})")
     print(f"next: check {result.config_path.name}, then  crboost run {result.config_path.parent}")
 
 

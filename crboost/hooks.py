@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import CrboostError
 from .project import Job, Project
-from .relion.pipeline import updating_pipeline
+from .relion.pipeline import PIPELINE_FILE, read_pipeline, updating_pipeline
 
 GUI_FLAG = ".gui_projectdir"
 
@@ -72,9 +72,11 @@ def register_jobs(project: Project) -> None:
                 pipeline.add_process(job.relion_name, job.alias, job.cls.process_label, "Scheduled")
             _add_graph(pipeline, job)
     (root / GUI_FLAG).touch()
+    aliases = {p.name: p.alias for p in read_pipeline(root / PIPELINE_FILE).process_list()}
     for job in project.jobs:
         (root / job.dir).mkdir(parents=True, exist_ok=True)
-        make_alias_link(root, job)
+        if aliases.get(job.relion_name) == job.alias:  # adopted processes keep their own alias
+            make_alias_link(root, job)
 
 
 def _add_graph(pipeline, job: Job) -> None:

@@ -7,20 +7,21 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .adopt import mark_done, plan_adoption
 from .config import CONFIG_NAME, DataConfig, parse_config, set_dotted
 from .configfile import render_config
 from .errors import ConfigError
 from .inference import Inferred, infer
 from .jobs import DEFAULT_PIPELINE
 from .manifest import Manifest, load_manifest
-from .project import build_jobs
-from .relion.pipeline import Pipeline
+from .project import build_jobs, load_project
+from .relion.pipeline import PIPELINE_FILE, Pipeline, read_pipeline
 
 #: Config keys filled from the mdocs, and the inferred attribute each comes from.
 INFERRED_KEYS = {
@@ -39,6 +40,8 @@ class InitResult:
     config_path: Path
     manifest: Manifest
     inferred: Inferred
+    adopted: dict[str, str] = field(default_factory=dict)
+    adopted_done: list[str] = field(default_factory=list)
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
@@ -131,15 +134,24 @@ def init_project(
             + " with "
             + " ".join(f"--set {k}=VALUE" for k in missing)
         )
+    pipeline_file = root / PIPELINE_FILE
+    existing = read_pipeline(pipeline_file) if pipeline_file.exists() else Pipeline.empty()
+    explicit = dict(data.get("adopt") or {})
+    adopted = (
+        plan_adoption(root, data["pipeline"], existing, explicit) if pipeline_file.exists() else {}
+    )
+    if adopted or explicit:
+        data["adopt"] = {**explicit, **adopted}
     config = parse_config(copy.deepcopy(data), CONFIG_NAME)
-    build_jobs(config, Pipeline.empty())
+    build_jobs(config, existing)
     text = render_config(data, notes)
     parse_config(yaml.safe_load(text), CONFIG_NAME)  # what is written must read back
 
     root.mkdir(parents=True, exist_ok=True)
     config_path.write_text(text)
     manifest.write(root)
-    return InitResult(config_path, manifest, inferred)
+    done = mark_done(load_project(config_path)) if data.get("adopt") else []
+    return InitResult(config_path, manifest, inferred, data.get("adopt", {}), done)
 
 
 def _apply_set(data: dict[str, Any], key: str, value: Any) -> None:

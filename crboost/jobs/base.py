@@ -35,6 +35,9 @@ class JobParams(BaseModel):
     output_node_label: ClassVar[str]
     #: Fields copied from the global config (field name -> dotted key); users cannot set them.
     synced: ClassVar[dict[str, str]] = {}
+    #: How `crboost init` recognises this job type among an existing project's processes:
+    #: lower-case substrings of the process type label or of the External job's fn_exe.
+    adopt_patterns: ClassVar[tuple[str, ...]] = ()
     #: Tools this job runs (keys of the config's `tools:` section).
     tools: ClassVar[tuple[str, ...]] = ()
 

@@ -16,6 +16,7 @@ class FsMotionAndCtfParams(JobParams):
     accepts: ClassVar[tuple[str, ...]] = ("importmovies",)
     output_star: ClassVar[str] = "fs_motion_and_ctf.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.motioncorr"
+    adopt_patterns: ClassVar[tuple[str, ...]] = ("fs_motion_and_ctf", "fsmotionandctf")
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
     synced: ClassVar[dict[str, str]] = {
         "pixel_size": "microscope.pixel_size",

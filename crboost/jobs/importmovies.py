@@ -21,6 +21,7 @@ class ImportMoviesParams(JobParams):
     accepts: ClassVar[tuple[str, ...]] = ()
     output_star: ClassVar[str] = "tilt_series.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.import"
+    adopt_patterns: ClassVar[tuple[str, ...]] = ("relion.importtomo",)
     synced: ClassVar[dict[str, str]] = {
         "pixel_size": "microscope.pixel_size",
         "voltage": "microscope.voltage",

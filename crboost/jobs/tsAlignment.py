@@ -14,6 +14,7 @@ class TsAlignmentParams(JobParams):
     accepts: ClassVar[tuple[str, ...]] = ("tsImport",)
     output_star: ClassVar[str] = "aligned_tilt_series.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.aligntiltseries"
+    adopt_patterns: ClassVar[tuple[str, ...]] = ("ts_alignment", "tsalignment", "aligntilts")
     tools: ClassVar[tuple[str, ...]] = ("warptools", "aretomo2", "aretomo3")
     synced: ClassVar[dict[str, str]] = {
         "sample_thickness_nm": "acquisition.sample_thickness_nm",

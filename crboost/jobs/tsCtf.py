@@ -14,6 +14,7 @@ class TsCtfParams(JobParams):
     accepts: ClassVar[tuple[str, ...]] = ("tsAlignment",)
     output_star: ClassVar[str] = "ts_ctf_tilt_series.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.ctffind"
+    adopt_patterns: ClassVar[tuple[str, ...]] = ("ts_ctf", "tsctf")
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
     synced: ClassVar[dict[str, str]] = {
         "voltage": "microscope.voltage",

@@ -14,6 +14,7 @@ class TsImportParams(JobParams):
     accepts: ClassVar[tuple[str, ...]] = ("fsMotionAndCtf",)
     output_star: ClassVar[str] = "ts_import.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.motioncorr"
+    adopt_patterns: ClassVar[tuple[str, ...]] = ("ts_import", "tsimport")
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
     synced: ClassVar[dict[str, str]] = {
         "pixel_size": "microscope.pixel_size",

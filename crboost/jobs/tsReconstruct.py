@@ -14,6 +14,7 @@ class TsReconstructParams(JobParams):
     accepts: ClassVar[tuple[str, ...]] = ("tsCtf", "tsAlignment")
     output_star: ClassVar[str] = "tomograms.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.reconstruct"
+    adopt_patterns: ClassVar[tuple[str, ...]] = ("ts_reconstruct", "tsreconstruct")
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
     synced: ClassVar[dict[str, str]] = {"pixel_size": "microscope.pixel_size"}
 
