@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ CTF, reconstruction) as a Snakemake workflow that keeps a valid RELION 5 project
   crboost inspect DATA/*.mdoc            what the mdocs say
   crboost init PROJECT --movies ... --mdocs ...   make a project
   crboost run PROJECT                    run (and resume) it
+  crboost status PROJECT                 where it stands
   crboost demo PROJECT                   a synthetic project, run with the tool simulator
 """
 
@@ -104,7 +104,28 @@ def build_parser() -> argparse.ArgumentParser:
         default="local",
         help="profile name under profiles/ or a path (default: local; slurm for a cluster)",
     )
+    p.add_argument(
+        "--leftovers",
+        choices=("wait", "cancel"),
+        default="wait",
+        help="tasks a killed run left running: wait for them (default) or cancel them",
+    )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "status",
+        help="where the project stands: per job, status, tilt series done/failed, changed params",
+        description="Reads the project's files (no Snakemake DAG unless --deep) and reconciles "
+        "default_pipeline.star: a job left Running by a run that is gone becomes Failed.",
+    )
+    p.add_argument("project", metavar="PROJECT", help="project directory")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--deep",
+        action="store_true",
+        help="also ask Snakemake (dry run) what would run and why (slower)",
+    )
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser(
         "demo",
@@ -116,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tilt-series", type=int, default=4, metavar="N", help="how many (default 4)")
     p.add_argument("--no-run", action="store_true", help="only write the data and the config")
     p.add_argument("--profile", default="local", help="profile for the run (default: local)")
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, leftovers="wait")
 
     p = sub.add_parser(
         "driver",
@@ -170,35 +191,47 @@ def _print_init(result) -> None:
 
 
 def cmd_run(args) -> int:
-    return run_project(Path(args.project), args.profile, args.snakemake_args)
+    return run_project(Path(args.project), args.profile, args.snakemake_args, args.leftovers)
 
 
-def run_project(project: Path, profile: str, snakemake_args: list[str]) -> int:
+def cmd_status(args) -> int:
     from .config import CONFIG_NAME
     from .project import load_project
-    from .resources import profile_dir, snakefile
+    from .status import as_json, format_table, project_status
 
-    config = project / CONFIG_NAME
+    config = Path(args.project) / CONFIG_NAME
     if not config.is_file():
-        raise CrboostError(f"{config}: no such file (make one with crboost init)")
-    load_project(config)  # fail fast, with a one-line message, before snakemake starts
-    profile_path = Path(profile) if "/" in profile else profile_dir(profile)
-    if not (profile_path / "config.yaml").is_file():
-        raise CrboostError(f"--profile {profile}: no {profile_path}/config.yaml")
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(snakefile()),
-        "--profile",
-        str(profile_path),
-        "--configfile",
-        str(config.resolve()),
-        *snakemake_args,
-    ]
-    # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project
-    return subprocess.call(cmd, cwd=project)
+        raise CrboostError(f"{config}: no such file")
+    project = load_project(config, remote=True, schema=False)
+    jobs = project_status(project)
+    if args.deep:
+        from .deep import planned_work
+
+        planned = planned_work(Path(args.project))
+    if args.json:
+        data = as_json(jobs)
+        if args.deep:
+            for entry in data["jobs"]:
+                entry["planned"] = planned.get(entry["dir"], {"tasks": 0, "reasons": []})
+        print(json.dumps(data, indent=2))
+    else:
+        print(format_table(jobs))
+        if args.deep:
+            for job in jobs:
+                work = planned.get(job.dir)
+                if work:
+                    print(
+                        f"would run in {job.dir}: {work['tasks']} task(s): {'; '.join(work['reasons'])}"
+                    )
+    return 0
+
+
+def run_project(
+    project: Path, profile: str, snakemake_args: list[str], leftovers: str = "wait"
+) -> int:
+    from .launcher import run_project as launch
+
+    return launch(project, profile, snakemake_args, leftovers)
 
 
 #: The demo's movies are 64x64 pixels: small tomograms, alignment and reconstruction at bin 2.
@@ -227,7 +260,7 @@ def cmd_demo(args) -> int:
     _print_init(result)
     if args.no_run:
         return 0
-    return run_project(project, args.profile, args.snakemake_args)
+    return run_project(project, args.profile, args.snakemake_args, args.leftovers)
 
 
 def cmd_driver(args) -> int:

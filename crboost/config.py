@@ -184,11 +184,14 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def parse_config(data: dict[str, Any], source: str = CONFIG_NAME) -> ProjectConfig:
+def parse_config(
+    data: dict[str, Any], source: str = CONFIG_NAME, schema: bool = True
+) -> ProjectConfig:
     """Validate a config dict with the JSON schema and the pydantic models."""
-    from .schema import validate_with_schema
+    if schema:
+        from .schema import validate_with_schema
 
-    validate_with_schema(data, source)
+        validate_with_schema(data, source)
     try:
         return ProjectConfig.model_validate(data)
     except ValidationError as e:

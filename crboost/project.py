@@ -110,18 +110,19 @@ def load_project(
     config_path: str | Path,
     data: dict[str, Any] | None = None,
     remote: bool = False,
+    schema: bool = True,
 ) -> Project:
     """Everything the workflow needs at parse time. Reads files, writes nothing.
 
-    remote: in a cluster job; trust the manifest the main process wrote.
+    remote: in a cluster job or a quick status: trust the manifest the main process wrote.
+    schema: also check the config against the JSON schema (the models check it anyway).
     """
     config_path = Path(config_path).resolve()
     root = config_path.parent
     if data is None:
         data = load_config_file(config_path)
-    config = parse_config(
-        data, config_path.name if config_path.name == CONFIG_NAME else str(config_path)
-    )
+    source = config_path.name if config_path.name == CONFIG_NAME else str(config_path)
+    config = parse_config(data, source, schema=schema)
     pipeline = read_pipeline(root / PIPELINE_FILE)
     jobs, counter = build_jobs(config, pipeline)
     manifest = load_manifest(root, config.data, trust_index=remote)

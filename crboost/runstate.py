@@ -23,8 +23,14 @@ RUN_FILE = f"{STATE_DIR}/run.json"
 KILLED_REASON = "interrupted: no RELION_JOB_EXIT_SUCCESS and no live run of the project (killed?)"
 
 
-def record_run(root: Path) -> dict:
-    record = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+def record_run(root: Path, pid: int | None = None) -> dict:
+    """This run (or the snakemake process `pid` a launcher started) is the project's live run."""
+    previous = last_run(root)
+    pid = pid or os.getpid()
+    started = time.time()
+    if previous and previous.get("pid") == pid and previous.get("host") == socket.gethostname():
+        started = previous.get("started", started)  # the launcher recorded it already
+    record = {"host": socket.gethostname(), "pid": pid, "started": started}
     path = root / RUN_FILE
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(record) + "\n")

@@ -50,8 +50,14 @@ def planned_job_dirs():
     return job_dirs_of(PROJECT, outputs)
 
 
-def all_job_sentinels():
-    return [job.success for job in PROJECT.jobs]
+def all_results():
+    """Every job's sentinel and every tilt series' STAR file of every job: a deleted result is
+    a missing target, re-made with what depends on it (Snakemake does not look at the inputs of
+    jobs it has no reason to run)."""
+    results = [job.success for job in PROJECT.jobs]
+    for job in PROJECT.jobs:
+        results += tilt_series_stars(job.dir)
+    return results
 
 
 def job_dirs_regex():

@@ -1,0 +1,186 @@
+"""`crboost status`: where a project stands, from its files alone (fast at 1000 tilt series).
+
+Per job instance: RELION status, tilt series done / failed / total, whether its params differ
+from those it last ran with, the last error line. It reads the sentinels, the per-tilt-series
+STAR files (one directory listing per job), the failure file, default_pipeline.star, each job's
+job_params.json and Snakemake's incomplete markers; it builds no Snakemake DAG.
+Statuses are reconciled first (a Running job without sentinel and without a live run is Failed).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .project import Job, Project
+from .relion.pipeline import PIPELINE_FILE, read_pipeline
+
+STATUSES = ("Succeeded", "Failed", "Running", "Scheduled", "Pending")
+
+
+@dataclass
+class JobStatus:
+    job: str
+    type: str
+    dir: str
+    status: str
+    tilt_series: dict[str, int]
+    params_changed: bool
+    error: str | None = None
+    changes: list[str] = field(default_factory=list)
+
+
+def project_status(project: Project, reconcile_statuses: bool = True) -> list[JobStatus]:
+    from .jobsetup import job_spec
+    from .runstate import last_run, reconcile, run_is_alive
+
+    root = project.root
+    alive = run_is_alive(last_run(root))
+    if reconcile_statuses:
+        reconcile(project, alive=alive)
+    processes = {}
+    if (root / PIPELINE_FILE).exists():
+        processes = {p.name: p.status for p in read_pipeline(root / PIPELINE_FILE).process_list()}
+    incomplete = incomplete_outputs(root)
+    names = set(project.tilt_series)
+    out = []
+    for job in project.jobs:
+        done = _done_tilt_series(root, job) & names
+        failure = root / job.failure
+        failed_lines = failure.read_text().splitlines() if failure.exists() else []
+        failed = {ts for ts in _failed_tilt_series(failed_lines) if ts in names} - done
+        recorded = _recorded_spec(root, job)
+        current = json.loads(json.dumps(job_spec(job)))
+        changes = _diff(recorded, current) if recorded is not None else []
+        status = _status(
+            root, job, processes.get(job.relion_name), alive, incomplete, bool(failed_lines)
+        )
+        out.append(
+            JobStatus(
+                job=job.name,
+                type=job.type,
+                dir=job.dir,
+                status=status,
+                tilt_series={"done": len(done), "failed": len(failed), "total": len(names)},
+                params_changed=bool(changes),
+                error=failed_lines[-1] if failed_lines and status == "Failed" else None,
+                changes=changes,
+            )
+        )
+    return out
+
+
+def _status(root: Path, job: Job, relion: str | None, alive: bool, incomplete: set[str],
+            failed: bool) -> str:  # fmt: skip
+    if (root / job.success).exists():
+        return "Succeeded"
+    running_here = any(p.startswith(job.dir + "/") for p in incomplete)
+    if alive and (relion == "Running" or running_here):
+        return "Running"
+    if failed or relion == "Failed":
+        return "Failed"
+    if relion in ("Scheduled", "Running"):
+        return "Scheduled"
+    return "Pending"
+
+
+def _done_tilt_series(root: Path, job: Job) -> set[str]:
+    try:
+        with os.scandir(root / job.dir / "tilt_series") as entries:
+            return {e.name[:-5] for e in entries if e.name.endswith(".star")}
+    except FileNotFoundError:
+        return set()
+
+
+def _failed_tilt_series(lines: list[str]) -> set[str]:
+    failed = set()
+    for line in lines:
+        marker = " tilt series "
+        if marker in line:
+            failed.add(line.split(marker, 1)[1].split(":", 1)[0])
+    return failed
+
+
+def _recorded_spec(root: Path, job: Job) -> dict | None:
+    try:
+        return json.loads((root / job.params_file).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        if key == "params":
+            continue
+        if old.get(key) != new.get(key):
+            changes.append(f"{key}: {old.get(key)} -> {new.get(key)}")
+    old_p, new_p = old.get("params", {}), new.get("params", {})
+    for key in sorted(set(old_p) | set(new_p)):
+        if old_p.get(key) != new_p.get(key):
+            changes.append(f"{key}: {old_p.get(key)} -> {new_p.get(key)}")
+    return changes
+
+
+def incomplete_markers(root: Path) -> dict[str, Path]:
+    """Outputs Snakemake marked as being written: {output path: marker file}.
+    (.snakemake/incomplete/, file names are urlsafe base64 of the path, split into
+    '@'-prefixed directories when longer than a file name may be.)"""
+    folder = root / ".snakemake" / "incomplete"
+    found: dict[str, Path] = {}
+    if not folder.is_dir():
+        return found
+    for dirpath, _dirs, files in os.walk(folder):
+        rel = Path(dirpath).relative_to(folder)
+        prefix = "".join(part.lstrip("@") for part in rel.parts)
+        for name in files:
+            if name == "migration_underway":
+                continue
+            try:
+                path = base64.urlsafe_b64decode((prefix + name).encode()).decode()
+            except (ValueError, UnicodeDecodeError):
+                continue
+            found[path] = Path(dirpath) / name
+    return found
+
+
+def incomplete_outputs(root: Path) -> set[str]:
+    return set(incomplete_markers(root))
+
+
+def summary_line(jobs: list[JobStatus]) -> str:
+    counts = {s: sum(1 for j in jobs if j.status == s) for s in STATUSES}
+    parts = [f"{n} {s.lower()}" for s, n in counts.items() if n]
+    changed = sum(1 for j in jobs if j.params_changed)
+    text = f"{len(jobs)} jobs: " + ", ".join(parts)
+    return text + (f"; {changed} with changed params (will re-run)" if changed else "")
+
+
+def as_json(jobs: list[JobStatus]) -> dict[str, Any]:
+    return {
+        "jobs": [{k: v for k, v in asdict(j).items() if k != "changes"} for j in jobs],
+        "summary": summary_line(jobs),
+    }
+
+
+def format_table(jobs: list[JobStatus]) -> str:
+    rows = [f"{'job':<14} {'type':<14} {'dir':<17} {'status':<10} {'tilt series':>12}  params"]
+    for j in jobs:
+        ts = j.tilt_series
+        counts = f"{ts['done']}/{ts['total']}" + (
+            f" ({ts['failed']} failed)" if ts["failed"] else ""
+        )
+        rows.append(
+            f"{j.job:<14} {j.type:<14} {j.dir:<17} {j.status:<10} {counts:>12}  "
+            + ("changed" if j.params_changed else "")
+        )
+        for change in j.changes[:5]:
+            rows.append(f"{'':<14}   changed {change}")
+        if j.error:
+            rows.append(f"{'':<14}   error: {j.error}")
+    rows.append(summary_line(jobs))
+    return "\n".join(rows)
