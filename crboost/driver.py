@@ -194,6 +194,19 @@ def ensure_made(ctx: JobContext, name: str, make: Callable[[str], ToolCall]) -> 
     os.replace(ctx.path(tmp), target)
 
 
+def clear_previous(ctx: JobContext, paths: list[Path]) -> None:
+    """Remove what an earlier attempt left, so the checks after the tool see only this attempt
+    (WarpTools, for one, picks up an aligner's old result files)."""
+    if ctx.runner.print_only:
+        return
+    for path in paths:
+        target = ctx.root / path
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+
+
 def check_files(ctx: JobContext, paths: list[Path], what: str) -> None:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:

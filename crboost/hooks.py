@@ -27,14 +27,15 @@ def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
         project.manifest.write(project.root)
     reconcile(project)
     register_jobs(project)
-    planned = [j for j in project.jobs if planned_dirs is None or j.dir in planned_dirs]
+    # jobs with work in this run are not complete any more: no stale sentinel of either kind
+    planned = [j for j in project.jobs if planned_dirs is not None and j.dir in planned_dirs]
     for job in planned:
         clear_failure(project.root, job)
+        (project.root / job.success).unlink(missing_ok=True)
     if planned:
         with updating_pipeline(project.root) as pipeline:
             for job in planned:
-                if not (project.root / job.success).exists():
-                    pipeline.set_status(job.relion_name, "Scheduled")
+                pipeline.set_status(job.relion_name, "Scheduled")
     record_run(project.root)
 
 

@@ -48,8 +48,13 @@ def project_status(project: Project, reconcile_statuses: bool = True) -> list[Jo
     incomplete = incomplete_outputs(root)
     names = set(project.tilt_series)
     out = []
+    done_in: dict[str, set[str]] = {}
     for job in project.jobs:
         done = _done_tilt_series(root, job) & names
+        if job.upstream is not None:
+            # a result whose input is gone is not a result any more (it will be re-made)
+            done &= done_in.get(job.upstream.dir, set())
+        done_in[job.dir] = done
         failure = root / job.failure
         failed_lines = failure.read_text().splitlines() if failure.exists() else []
         failed = {ts for ts in _failed_tilt_series(failed_lines) if ts in names} - done

@@ -82,6 +82,14 @@ def commands(ctx: JobContext, ts: str, table: pd.DataFrame) -> list[ToolCall]:
 def run_tilt_series(ctx: JobContext, ts: str) -> None:
     table = driver.read_tilt_series(ctx.upstream_ts_star(ts), ts)
     driver.ensure_made(ctx, SETTINGS, lambda out: create_settings(ctx, out))
+    folder = ctx.path(PROCESSING)
+    driver.clear_previous(ctx, [
+        path
+        for s in driver.movie_stems(table)
+        for path in (folder / f"{s}.xml", folder / "average" / f"{s}.mrc",
+                     folder / "average" / "even" / f"{s}.mrc", folder / "average" / "odd" / f"{s}.mrc",
+                     folder / "powerspectrum" / f"{s}.mrc")
+    ])  # fmt: skip
     for call in commands(ctx, ts, table):
         ctx.run(call)
     if ctx.runner.print_only:

@@ -57,6 +57,9 @@ def commands(ctx: JobContext, ts: str) -> list[ToolCall]:
 def run_tilt_series(ctx: JobContext, ts: str) -> None:
     table = driver.read_tilt_series(ctx.upstream_ts_star(ts), ts)
     driver.carry_tilt_series_state(ctx)
+    driver.clear_previous(
+        ctx, [ctx.path(PROCESSING, f"{ts}.xml"), ctx.path(PROCESSING, "tiltstack", ts)]
+    )
     for call in commands(ctx, ts):
         ctx.run(call)
     if ctx.runner.print_only:

@@ -62,6 +62,7 @@ def commands(ctx: JobContext, ts: str) -> list[ToolCall]:
 def run_tilt_series(ctx: JobContext, ts: str) -> None:
     table = driver.read_tilt_series(ctx.upstream_ts_star(ts), ts)
     driver.carry_tilt_series_state(ctx)
+    driver.clear_previous(ctx, [ctx.path(PROCESSING, "powerspectrum", f"{ts}.mrc")])
     driver.copy_from_upstream(ctx, f"{PROCESSING}/{ts}.xml")
     for call in commands(ctx, ts):
         ctx.run(call)

@@ -58,6 +58,7 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
     if not (ctx.root / "mdoc" / f"{ts}.mdoc").exists():
         raise DriverError(f"mdoc/{ts}.mdoc missing (made by the import job)")
     driver.ensure_made(ctx, SETTINGS, lambda out: create_settings(ctx, out))
+    driver.clear_previous(ctx, [ctx.path("tomostar", f"{ts}.tomostar")])
     for call in commands(ctx, ts):
         ctx.run(call)
     if ctx.runner.print_only:

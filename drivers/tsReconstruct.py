@@ -12,6 +12,8 @@ By hand:  cd External/jobNNN && crboost driver tsReconstruct --ts TS_01 [--print
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from crboost import driver
@@ -48,6 +50,9 @@ def commands(ctx: JobContext, ts: str) -> list[ToolCall]:
 def run_tilt_series(ctx: JobContext, ts: str) -> None:
     table = driver.read_tilt_series(ctx.upstream_ts_star(ts), ts)
     driver.carry_tilt_series_state(ctx)
+    driver.clear_previous(
+        ctx, [Path(tomogram(ctx, ts, half)) for half in ("", "even", "odd", "deconv")]
+    )
     for call in commands(ctx, ts):
         ctx.run(call)
     if ctx.runner.print_only:

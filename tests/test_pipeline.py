@@ -3,6 +3,7 @@ series and the resume after it."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -123,6 +124,14 @@ def test_failing_tilt_series_then_resume(tmp_path):
     assert statuses["External/job004/"] == "Failed"
     assert statuses["External/job003/"] == "Succeeded"
     assert statuses["External/job006/"] != "Succeeded"
+    proc = run_cli("status", str(project), "--json")
+    jobs = {j["job"]: j for j in json.loads(proc.stdout)["jobs"]}
+    assert jobs["align"]["status"] == "Failed"
+    assert jobs["align"]["tilt_series"] == {"done": 2, "failed": 1, "total": 3}
+    assert "TS_02" in jobs["align"]["error"]
+    assert jobs["reconstruct"]["status"] == "Scheduled"
+    assert jobs["reconstruct"]["tilt_series"]["done"] == 2
+    assert jobs["motion"]["status"] == "Succeeded"
 
     motion = sorted((project / "External/job002").rglob("*"))
     motion_times = {p: p.lstat().st_mtime_ns for p in motion}
