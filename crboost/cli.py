@@ -237,6 +237,7 @@ def run_project(
 #: The demo's movies are 64x64 pixels: small tomograms, alignment and reconstruction at bin 2.
 DEMO_SETTINGS = {
     "tools.simulate": True,
+    "resources.default": {"cpus": 1, "mem_mb": 1000, "runtime": 10},
     "pipeline.tiltseries.params.tomo_z": 32,
     "pipeline.align.params.angpix": 5.4,
     "pipeline.reconstruct.params.angpix": 5.4,

@@ -157,7 +157,8 @@ class ProjectConfig(_Strict):
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     resources: dict[str, Resources] = Field(
         default_factory=dict,
-        description="'default' and per job type resources; per instance in pipeline[].resources.",
+        description="'default', then per job type, then pipeline[].resources; 'node': the "
+        "largest node (cpus, mem_mb, gpus) a batch of tasks may ask for.",
     )
     adopt: dict[str, str] = Field(
         default_factory=dict,

@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -341,6 +342,8 @@ def main(
         ctx = open_job(args.job)
     except CrboostError as e:
         sys.exit(f"crboost: {e}")
+    # SLURM sends SIGTERM at the time limit or on scancel, shortly before SIGKILL
+    signal.signal(signal.SIGTERM, _terminated)
     mark_running(ctx)
     if args.ts is not None:
         _step(ctx, lambda: per_tilt_series(ctx, args.ts), args.ts)
@@ -354,6 +357,14 @@ def main(
             if not ctx.ts_star(ts).exists():
                 _step(ctx, lambda ts=ts: per_tilt_series(ctx, ts), ts)
         _step(ctx, lambda: gather_step(ctx), None)
+
+
+class Terminated(DriverError):
+    pass
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated("killed by SIGTERM (time limit reached, or the job was cancelled)")
 
 
 def _step(ctx: JobContext, work: Callable[[], None], ts: str | None) -> None:

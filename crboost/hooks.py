@@ -39,11 +39,48 @@ def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
     record_run(project.root)
 
 
-def on_finish(project: Project) -> None:
-    """The run ended (success or error): nothing of it runs any more."""
+def on_finish(project: Project, log: str | list[str] | None = None) -> None:
+    """The run ended (success or error): nothing of it runs any more. Tasks that died without a
+    word from their driver (SIGKILL, out of memory, node failure) get their reason from
+    Snakemake's log."""
     from .runstate import reconcile
 
+    for path in [log] if isinstance(log, str) else (log or []):
+        record_silent_failures(project, Path(path))
     reconcile(project, alive=False, run_ended=True)
+
+
+def record_silent_failures(project: Project, log: Path) -> list[str]:
+    import re
+    import time
+
+    try:
+        text = log.read_text()
+    except OSError:
+        return []
+    recorded = []
+    for block in re.split(r"\n(?=Error in rule )", text)[1:]:
+        outputs = re.search(r"^\s+output: (.+)$", block, re.M)
+        message = re.search(r"^\s+message: (.+)$", block, re.M)
+        if not outputs:
+            continue
+        for path in outputs.group(1).split(", "):
+            job = next((j for j in project.jobs if path.startswith(j.dir + "/")), None)
+            if job is None:
+                continue
+            ts = path.rsplit("/", 1)[-1][:-5] if "/tilt_series/" in path else None
+            failure = project.root / job.failure
+            known = failure.read_text() if failure.exists() else ""
+            if (ts and f"tilt series {ts}:" in known) or (not ts and known):
+                continue
+            reason = message.group(1).strip() if message else "the task failed"
+            line = (f"{time.strftime('%Y-%m-%d %H:%M:%S')} "
+                    + (f"tilt series {ts}: " if ts else "")
+                    + f"{reason} (no reason from the driver: killed?)\n")  # fmt: skip
+            with open(failure, "a") as f:
+                f.write(line)
+            recorded.append(line.strip())
+    return recorded
 
 
 def job_dirs_of(project: Project, paths) -> set[str]:

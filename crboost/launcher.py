@@ -49,7 +49,8 @@ def run_project(
         print_param_changes(project)
     else:
         take_over(project, base, orphans)
-    cmd = [*base, "--profile", str(profile_path), *snakemake_args]
+    cmd = [*base, "--profile", str(profile_path), *run_options(project, profile_path),
+           *snakemake_args]  # fmt: skip
     # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project
     proc = subprocess.Popen(cmd, cwd=project_dir)
     if not dry:
@@ -65,6 +66,35 @@ def run_project(
     finally:
         if reporter:
             reporter.stop()
+
+
+def run_options(project: Project, profile_path: Path) -> list[str]:
+    """Snakemake options that come from the project: batching, node size, SLURM job names."""
+    import yaml
+
+    from .slurm import job_name_prefix
+
+    options: list[str] = []
+    groups = {}
+    for job in project.jobs:
+        if job.resources.group_size and job.type != "importmovies":
+            key = f"{job.type}_tilt_series"
+            groups[key] = max(groups.get(key, 1), job.resources.group_size)
+    if groups:
+        options += ["--group-components", *(f"{k}={v}" for k, v in sorted(groups.items()))]
+    node = project.config.resources.get("node")
+    if node is not None:
+        # a batch of tasks never asks for more than one node has (it would pend forever)
+        if node.cpus:
+            options += ["--cores", str(node.cpus)]
+        caps = [f"gpu={node.gpus}"] if node.gpus is not None else []
+        caps += [f"mem_mb={node.mem_mb}"] if node.mem_mb else []
+        if caps:
+            options += ["--resources", *caps]
+    profile = yaml.safe_load((profile_path / "config.yaml").read_text()) or {}
+    if profile.get("executor") == "slurm":
+        options += ["--slurm-jobname-prefix", job_name_prefix(project.root)]
+    return options
 
 
 def print_param_changes(project: Project) -> None:

@@ -221,15 +221,21 @@ def _upstream(entry, cls: type[JobParams], earlier: list[Job], where: str) -> Jo
 
 def _check_resource_keys(config: ProjectConfig) -> None:
     for key in config.resources:
-        if key != "default" and key not in JOB_TYPES:
+        if key not in ("default", "node") and key not in JOB_TYPES:
             raise ConfigError(
-                f"resources.{key}: unknown job type (allowed: default, {', '.join(JOB_TYPES)})"
+                f"resources.{key}: unknown job type "
+                f"(allowed: default, node, {', '.join(JOB_TYPES)})"
             )
 
 
+#: What a task gets when nothing is configured.
+BASE_RESOURCES = {"cpus": 1, "mem_mb": 4000, "runtime": 60, "gpus": 0}
+
+
 def _resources(config: ProjectConfig, entry) -> Resources:
-    """defaults <- per job type <- per instance."""
-    merged: dict[str, Any] = {}
+    """The job type's built-in needs <- resources.default <- per job type <- per instance."""
+    merged: dict[str, Any] = dict(BASE_RESOURCES)
+    merged.update(JOB_TYPES[entry.type].default_resources)
     for layer in (
         config.resources.get("default"),
         config.resources.get(entry.type),

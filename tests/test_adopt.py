@@ -63,7 +63,7 @@ def test_adopt_relion_project(tmp_path, finished_demo):
 
     proc = run_cli("run", str(project), "--", "-n")
     assert proc.returncode == 0, proc.stderr
-    planned = set(re.findall(r"^(?:local)?rule (\w+):", proc.stdout, re.M))
+    planned = set(re.findall(r"^\s*(?:local)?rule (\w+):", proc.stdout, re.M))
     assert not any(r.startswith("importmovies") for r in planned), planned
     assert {"fsMotionAndCtf_tilt_series", "tsReconstruct"} <= planned
     dirs = set(re.findall(r"External/job(\d+)/", proc.stdout))

@@ -31,7 +31,7 @@ def status(project: Path) -> dict:
 def planned(project: Path) -> tuple[set[str], str]:
     proc = run_cli("run", str(project), "--", "-n")
     assert proc.returncode == 0, proc.stderr
-    rules = set(re.findall(r"^(?:local)?rule (\w+):", proc.stdout, re.M))
+    rules = set(re.findall(r"^\s*(?:local)?rule (\w+):", proc.stdout, re.M))
     return rules, proc.stdout + proc.stderr
 
 

@@ -38,6 +38,8 @@ class JobParams(BaseModel):
     #: How `crboost init` recognises this job type among an existing project's processes:
     #: lower-case substrings of the process type label or of the External job's fn_exe.
     adopt_patterns: ClassVar[tuple[str, ...]] = ()
+    #: What one tilt-series task of this type needs, before the config's `resources:`.
+    default_resources: ClassVar[dict[str, int]] = {}
     #: Tools this job runs (keys of the config's `tools:` section).
     tools: ClassVar[tuple[str, ...]] = ()
 

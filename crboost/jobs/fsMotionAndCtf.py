@@ -17,6 +17,12 @@ class FsMotionAndCtfParams(JobParams):
     output_star: ClassVar[str] = "fs_motion_and_ctf.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.motioncorr"
     adopt_patterns: ClassVar[tuple[str, ...]] = ("fs_motion_and_ctf", "fsmotionandctf")
+    default_resources: ClassVar[dict[str, int]] = {
+        "gpus": 1,
+        "cpus": 4,
+        "mem_mb": 16000,
+        "runtime": 30,
+    }
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
     synced: ClassVar[dict[str, str]] = {
         "pixel_size": "microscope.pixel_size",

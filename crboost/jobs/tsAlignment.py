@@ -15,6 +15,12 @@ class TsAlignmentParams(JobParams):
     output_star: ClassVar[str] = "aligned_tilt_series.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.aligntiltseries"
     adopt_patterns: ClassVar[tuple[str, ...]] = ("ts_alignment", "tsalignment", "aligntilts")
+    default_resources: ClassVar[dict[str, int]] = {
+        "gpus": 1,
+        "cpus": 4,
+        "mem_mb": 16000,
+        "runtime": 30,
+    }
     tools: ClassVar[tuple[str, ...]] = ("warptools", "aretomo2", "aretomo3")
     synced: ClassVar[dict[str, str]] = {
         "sample_thickness_nm": "acquisition.sample_thickness_nm",

@@ -15,6 +15,12 @@ class TsCtfParams(JobParams):
     output_star: ClassVar[str] = "ts_ctf_tilt_series.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.ctffind"
     adopt_patterns: ClassVar[tuple[str, ...]] = ("ts_ctf", "tsctf")
+    default_resources: ClassVar[dict[str, int]] = {
+        "gpus": 1,
+        "cpus": 4,
+        "mem_mb": 16000,
+        "runtime": 20,
+    }
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
     synced: ClassVar[dict[str, str]] = {
         "voltage": "microscope.voltage",

@@ -15,6 +15,7 @@ class TsImportParams(JobParams):
     output_star: ClassVar[str] = "ts_import.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.motioncorr"
     adopt_patterns: ClassVar[tuple[str, ...]] = ("ts_import", "tsimport")
+    default_resources: ClassVar[dict[str, int]] = {"cpus": 1, "mem_mb": 4000, "runtime": 10}
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
     synced: ClassVar[dict[str, str]] = {
         "pixel_size": "microscope.pixel_size",

@@ -15,6 +15,12 @@ class TsReconstructParams(JobParams):
     output_star: ClassVar[str] = "tomograms.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.reconstruct"
     adopt_patterns: ClassVar[tuple[str, ...]] = ("ts_reconstruct", "tsreconstruct")
+    default_resources: ClassVar[dict[str, int]] = {
+        "gpus": 1,
+        "cpus": 4,
+        "mem_mb": 32000,
+        "runtime": 30,
+    }
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
     synced: ClassVar[dict[str, str]] = {"pixel_size": "microscope.pixel_size"}
 

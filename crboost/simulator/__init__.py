@@ -13,5 +13,6 @@ Fault injection, for tests:
   CRBOOST_SIM_FAIL="<job type>:<tilt series>[,...]"  that job type's tool calls for that tilt
       series fail (job type and tilt series come from CRBOOST_SIM_JOB / CRBOOST_SIM_ITEM, which
       crboost's tool runner sets); "<job type>:*" fails every call of the job type;
-  CRBOOST_SIM_DELAY=<seconds>  added run time per processed item.
+  CRBOOST_SIM_DELAY=<seconds>  added run time per tilt series and job (one tool call of the
+      job's main step; "<job type>:<seconds>[,...]" for some job types only).
 """

@@ -22,16 +22,34 @@ def rng_for(*keys: object) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def faults(item: str) -> None:
+def faults(item: str, delay: bool = True) -> None:
     """Fault injection (see the package docstring): delay, then fail if asked to."""
-    delay = float(os.environ.get("CRBOOST_SIM_DELAY", "0") or 0)
-    if delay > 0:
-        time.sleep(delay)
+    seconds = item_delay(
+        os.environ.get("CRBOOST_SIM_DELAY", ""), os.environ.get("CRBOOST_SIM_JOB", "")
+    )
+    if delay and seconds > 0:
+        time.sleep(seconds)
     if should_fail(item):
         raise Failure(
             f"simulated failure of {os.environ.get('CRBOOST_SIM_JOB')} for {item} "
             "(CRBOOST_SIM_FAIL)"
         )
+
+
+def item_delay(setting: str, job: str) -> float:
+    """CRBOOST_SIM_DELAY: "<seconds>" for every job type, or "<job type>:<seconds>[,...]"."""
+    delay = 0.0
+    for entry in setting.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        if ":" in entry:
+            want, value = entry.split(":", 1)
+            if want == job:
+                delay = float(value)
+        else:
+            delay = float(entry)
+    return delay
 
 
 def should_fail(item: str) -> bool:

@@ -337,9 +337,10 @@ def _warp_fs_motion_and_ctf(o: dict) -> None:
     if not o["out_averages"]:
         print("Not exporting averages (--out_averages not set)")
     dmin, dmax = float(o["c_defocus_min"]), float(o["c_defocus_max"])
+    # one delay (and fault) per call: crboost's driver calls it for one tilt series
+    faults(os.environ.get("CRBOOST_SIM_ITEM", ctx.settings_path.stem))
     done = []
     for movie in ctx.items:
-        faults(os.environ.get("CRBOOST_SIM_ITEM", movie.stem))
         frames, _ = read_mrc(movie) if movie.suffix == ".mrc" else (_fake_frames(movie), ctx.pixel)
         if frames.ndim == 2:
             frames = frames[None]
@@ -673,7 +674,7 @@ def _warp_ts_defocus_hand(o: dict) -> None:
     print("Checking defocus handedness for all tilt series...")
     correlations = []
     for item in ctx.items:
-        faults(os.environ.get("CRBOOST_SIM_ITEM", item.stem))
+        faults(os.environ.get("CRBOOST_SIM_ITEM", item.stem), delay=False)
         meta = ctx.input / f"{item.stem}.xml"
         if not meta.exists():
             raise Failure(f"File not found: {meta}")

@@ -74,6 +74,15 @@ def job_dir_of_spec(wildcards, input):
     return os.path.dirname(input.spec)
 
 
+def task_resource(key):
+    """A resource of the job instance a tilt-series task belongs to (config `resources:`)."""
+
+    def get(wildcards):
+        return getattr(PROJECT.job_at(f"External/{wildcards.job}").resources, key)
+
+    return get
+
+
 def job_spec(wildcards):
     return job_spec_json(PROJECT.job_at(wildcards.jobdir))
 

@@ -13,8 +13,19 @@ rule tsReconstruct_tilt_series:
         "External/{job}/logs/{ts}.log",
     wildcard_constraints:
         job=job_numbers("tsReconstruct"),
+    group:
+        "tsReconstruct_tilt_series"
     conda:
         CRBOOST_ENV
+    threads: task_resource("cpus")
+    resources:
+        cpus_per_task=task_resource("cpus"),
+        mem_mb=task_resource("mem_mb"),
+        runtime=task_resource("runtime"),
+        gpu=task_resource("gpus"),
+        slurm_partition=task_resource("partition"),
+        constraint=task_resource("constraint"),
+        slurm_extra=task_resource("slurm_extra"),
     params:
         job=job_dir_of_spec,
     shell:
