@@ -116,10 +116,15 @@ def tilt_series_names(count: int) -> list[str]:
     return [f"TS_{i:0{width}d}" for i in range(1, count + 1)]
 
 
-def write_demo_data(project: Path, count: int, names: list[str] | None = None) -> Path:
-    """Synthetic raw data under PROJECT/raw/; returns that directory."""
+def write_demo_data(
+    project: Path, count: int, names: list[str] | None = None, max_angle: float = 30.0
+) -> Path:
+    """Synthetic raw data under PROJECT/raw/; returns that directory. max_angle sets the tilt
+    range (+-, 3 degree steps: 30 gives 21 tilts, 6 gives 5)."""
     raw = project / "raw"
     start = datetime(2025, 1, 24, 20, 0, 0)
+    angles = dose_symmetric_angles(max_angle=max_angle)
     for i, name in enumerate(names or tilt_series_names(count)):
-        write_tilt_series(raw, name, seed=i + 1, start=start + timedelta(minutes=30 * i))
+        write_tilt_series(raw, name, seed=i + 1, start=start + timedelta(minutes=30 * i),
+                          angles=angles)  # fmt: skip
     return raw

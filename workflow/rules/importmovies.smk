@@ -11,6 +11,8 @@ rule importmovies_tilt_series:
         f"{IMPORT_DIR}/tilt_series/{{ts}}.star",
     log:
         f"{IMPORT_DIR}/logs/{{ts}}.log",
+    benchmark:
+        f"{IMPORT_DIR}/logs/{{ts}}.benchmark.tsv"
     localrule: True
     conda:
         CRBOOST_ENV

@@ -11,6 +11,8 @@ rule tsReconstruct_tilt_series:
         "External/{job}/tilt_series/{ts}.star",
     log:
         "External/{job}/logs/{ts}.log",
+    benchmark:
+        "External/{job}/logs/{ts}.benchmark.tsv"
     wildcard_constraints:
         job=job_numbers("tsReconstruct"),
     group:

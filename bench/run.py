@@ -1,0 +1,345 @@
+#!/usr/bin/env python
+"""crboost benchmarks: what orchestration costs next to the science, beside a baseline.
+
+    python bench/run.py [--quick] [--sizes 10,100,1000] [--out bench/results]
+
+1. plan      `snakemake -n` on a project of N tilt series x the six-job chain, vs a bare
+             Snakefile with the same DAG (same rules, jobs and files, no logic). Target <= 1.3x.
+2. parse     what a cluster job pays: parse the workflow and plan one target job, as the SLURM
+             job step does (--mode remote --target-jobs), vs the bare Snakefile.
+             Target <= 1.2x and < 1.5 s.
+3. status    `crboost status` on a finished project vs `snakemake --summary`.
+             Target < 0.5 s and >= 20x faster.
+4. makespan  8 tilt series, 2 cores, local executor, the simulator with CRBOOST_SIM_DELAY:
+             actual vs the ideal schedule (lower bound from the measured task times), and vs
+             running job by job (every tilt series of a job, then the next job: CryoBoost's
+             model). Target <= 1.10x ideal.
+5. driver    driver start to tool start, median of 20 runs.
+
+Synthetic projects come from the demo generator (`--no-run`); planning needs no movies processed.
+Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from crboost.cli import DEMO_SETTINGS  # noqa: E402
+from crboost.demo import write_demo_data  # noqa: E402
+from crboost.init import init_project  # noqa: E402
+from crboost.project import load_project  # noqa: E402
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+SNAKEFILE = str(REPO / "workflow" / "Snakefile")
+
+
+def timed(cmd: list[str], cwd: Path, env: dict | None = None, repeat: int = 3) -> float:
+    """Median wall time of a command (it must succeed)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})},
+                              capture_output=True, text=True)  # fmt: skip
+        times.append(time.perf_counter() - start)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+            )
+    return statistics.median(times)
+
+
+def make_project(base: Path, n: int, max_angle: float = 6.0, sets: dict | None = None) -> Path:
+    project = base / f"p{n}"
+    raw = write_demo_data(project, n, max_angle=max_angle)
+    init_project(project, str(raw / "frames" / "*.mrc"), str(raw / "mdoc" / "*.mdoc"),
+                 sets={**DEMO_SETTINGS, **(sets or {})})  # fmt: skip
+    return project
+
+
+# --- the bare baseline ----------------------------------------------------------------------
+
+
+def bare_snakefile(project: Path, folder: Path) -> Path:
+    """A Snakefile with crboost's DAG for this project and no logic: literal names only."""
+    p = load_project(project / "crboost.yaml", remote=True)
+    names = p.tilt_series
+    dirs = {j.type: j.dir for j in p.jobs}
+    outputs = {j.type: j.cls.output_star for j in p.jobs}
+    lines = [
+        f"TS = {names!r}",
+        "",
+        "rule all:",
+        "    input:",
+        f"        {[j.success for j in p.jobs]!r},",
+        f"        [f'{{d}}/tilt_series/{{ts}}.star' for d in {[j.dir for j in p.jobs]!r} for ts in TS],",
+        "",
+        "rule job_setup:",
+        "    output: '{jobdir}/job_params.json', '{jobdir}/job.star'",
+        f"    wildcard_constraints: jobdir='{'|'.join(dirs.values())}'",
+        "    shell: 'touch {output}'",
+        "",
+    ]
+    previous = None
+    for job in p.jobs:
+        d, t = job.dir, job.type
+        upstream = f"'{previous}/tilt_series/{{ts}}.star', " if previous else ""
+        lines += [
+            f"rule {t}_tilt_series:",
+            f"    input: '{d}/job_params.json', {upstream}",
+            f"    output: '{d}/tilt_series/{{ts}}.star'",
+            f"    log: '{d}/logs/{{ts}}.log'",
+            "    shell: 'touch {output}'",
+            "",
+            f"rule {t}:",
+            f"    input: '{d}/job_params.json', expand('{d}/tilt_series/{{ts}}.star', ts=TS)",
+            f"    output: '{d}/{outputs[t]}', '{d}/RELION_JOB_EXIT_SUCCESS'",
+            "    shell: 'touch {output}'",
+            "",
+        ]
+        previous = d
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "Snakefile"
+    path.write_text("\n".join(lines))
+    return path
+
+
+# --- 1 and 2: planning and parsing ----------------------------------------------------------
+
+
+def bench_plan(project: Path, bare: Path, repeat: int) -> tuple[float, float]:
+    ours = timed([*SNAKEMAKE, "-n", "--snakefile", SNAKEFILE, "--configfile",
+                  str(project / "crboost.yaml"), "--cores", "1", "--quiet", "all"], project,
+                 repeat=repeat)  # fmt: skip
+    base = timed([*SNAKEMAKE, "-n", "--snakefile", str(bare), "--cores", "1", "--quiet", "all"],
+                 bare.parent, repeat=repeat)  # fmt: skip
+    return ours, base
+
+
+def bench_parse(project: Path, bare: Path, repeat: int) -> tuple[float, float]:
+    p = load_project(project / "crboost.yaml", remote=True)
+    ts = p.tilt_series[len(p.tilt_series) // 2]
+    job = p.of_type("tsCtf")[0]
+    target = f"tsCtf_tilt_series:job={job.number},ts={ts}"
+    common = ["--mode", "remote", "--target-jobs", target, "--allowed-rules", "tsCtf_tilt_series",
+              "--force", "--nolock", "--cores", "1", "-n", "--quiet", "all"]  # fmt: skip
+    ours = timed([*SNAKEMAKE, "--snakefile", SNAKEFILE, "--configfiles",
+                  str(project / "crboost.yaml"), *common], project, repeat=repeat)  # fmt: skip
+    bare_target = f"tsCtf_tilt_series:ts={ts}"
+    base = timed([*SNAKEMAKE, "--snakefile", str(bare), *common[:3], bare_target, *common[4:]],
+                 bare.parent, repeat=repeat)  # fmt: skip
+    return ours, base
+
+
+# --- 3: status ----------------------------------------------------------------------------
+
+
+def finish_fake(project: Path) -> None:
+    """Make the project look finished without running tools: set-up, per-tilt-series STAR
+    files, job STAR files and sentinels, registered in default_pipeline.star."""
+    from crboost.hooks import register_jobs
+    from crboost.jobsetup import set_up
+
+    p = load_project(project / "crboost.yaml", remote=True)
+    p.manifest.write(project) if p.manifest.changed else None
+    register_jobs(p)
+    star = "data_x\n\nloop_\n_rlnMicrographMovieName #1\nframes/a.mrc\n"
+    for job in p.jobs:
+        set_up(p, job)
+        folder = project / job.dir / "tilt_series"
+        folder.mkdir(parents=True, exist_ok=True)
+        for ts in p.tilt_series:
+            (folder / f"{ts}.star").write_text(star)
+        (project / job.output_star).write_text(star)
+        (project / job.success).touch()
+
+
+def bench_status(project: Path, repeat: int) -> tuple[float, float]:
+    ours = timed([sys.executable, "-m", "crboost.cli", "status", str(project), "--json"], project,
+                 repeat=repeat)  # fmt: skip
+    base = timed([*SNAKEMAKE, "--summary", "--snakefile", SNAKEFILE, "--configfile",
+                  str(project / "crboost.yaml"), "--cores", "1"], project, repeat=repeat)  # fmt: skip
+    return ours, base
+
+
+# --- 4: makespan ----------------------------------------------------------------------------
+
+
+def bench_makespan(base: Path, n: int, delay: float, cores: int) -> dict:
+    env = {"CRBOOST_SIM_DELAY": str(delay)}
+    project = make_project(base / "makespan", n, max_angle=6.0)
+    copy = base / "makespan_job_by_job"
+    shutil.copytree(project, copy, symlinks=True)
+
+    start = time.perf_counter()
+    run(
+        [sys.executable, "-m", "crboost.cli", "run", str(project), "--", "--cores", str(cores)], env
+    )
+    actual = time.perf_counter() - start
+    ideal, work = ideal_schedule(project, cores)
+
+    p = load_project(copy / "crboost.yaml", remote=True)
+    start = time.perf_counter()
+    for job in p.jobs:  # each job completely before the next one starts
+        run([sys.executable, "-m", "crboost.cli", "run", str(copy), "--", "--cores", str(cores),
+             job.success], env)  # fmt: skip
+    job_by_job = time.perf_counter() - start
+    return {"actual": actual, "ideal": ideal, "job_by_job": job_by_job, "task_seconds": work}
+
+
+def run(cmd: list[str], env: dict) -> None:
+    proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+
+
+def ideal_schedule(project: Path, cores: int) -> tuple[float, float]:
+    """Lower bound of any schedule on `cores` cores: max(total work / cores, critical path),
+    from each task's measured wall time (Snakemake's benchmark files)."""
+    p = load_project(project / "crboost.yaml", remote=True)
+    chain: dict[str, float] = {ts: 0.0 for ts in p.tilt_series}
+    total = 0.0
+    for job in p.jobs:
+        for ts in p.tilt_series:
+            tsv = project / job.dir / "logs" / f"{ts}.benchmark.tsv"
+            seconds = float(tsv.read_text().splitlines()[1].split("\t")[0])
+            total += seconds
+            chain[ts] += seconds
+    return max(total / cores, max(chain.values())), total
+
+
+# --- 5: driver overhead -------------------------------------------------------------------
+
+
+STUB = """#!{python}
+import sys, time
+open({stamp!r}, "w").write(repr(time.time()))
+sys.exit(3)
+"""
+
+
+def bench_driver(base: Path, runs: int) -> float:
+    project = make_project(base / "driver", 1, max_angle=6.0)
+    run([sys.executable, "-m", "crboost.cli", "run", str(project), "--", "--cores", "2",
+         "External/job003/RELION_JOB_EXIT_SUCCESS"], {})  # fmt: skip
+    stamp = base / "driver" / "stamp"
+    stub = base / "driver" / "WarpTools-stub"
+    stub.write_text(STUB.format(python=sys.executable, stamp=str(stamp)))
+    stub.chmod(0o755)
+    config = project / "crboost.yaml"
+    config.write_text(config.read_text().replace("simulate: true", "simulate: false").replace(
+        "warptools: {container: null, executable: WarpTools}",
+        f"warptools: {{executable: {stub}}}"))  # fmt: skip
+    delays = []
+    p = load_project(config, remote=True)
+    ts = p.tilt_series[0]
+    for _ in range(runs):
+        start = time.time()
+        subprocess.run([sys.executable, "-m", "crboost.cli", "driver", "tsAlignment", "--job",
+                        "External/job004", "--ts", ts], cwd=project, capture_output=True)  # fmt: skip
+        delays.append(float(stamp.read_text()) - start)
+    return statistics.median(delays)
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())  # fmt: skip
+    mem = next((int(ln.split()[1]) // 1024 for ln in Path("/proc/meminfo").read_text().splitlines()
+                if ln.startswith("MemTotal")), 0)  # fmt: skip
+    import snakemake
+
+    return (f"{cpu}, {os.cpu_count()} cores, {mem // 1024} GiB; Python {platform.python_version()}, "
+            f"Snakemake {snakemake.__version__}, {platform.platform()}")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, fewer repeats")
+    parser.add_argument("--sizes", help="tilt-series counts, e.g. 10,100,1000")
+    parser.add_argument("--keep", action="store_true", help="keep the synthetic projects")
+    args = parser.parse_args()
+    sizes = [int(s) for s in (args.sizes or ("10,100" if args.quick else "10,100,1000")).split(",")]
+    repeat = 1 if args.quick else 3
+    base = Path(tempfile.mkdtemp(prefix="crboost-bench-"))
+    rows: list[tuple[str, str, str, str, str]] = []
+    try:
+        print(f"machine: {machine()}", flush=True)
+        for n in sizes:
+            project = make_project(base, n)
+            bare = bare_snakefile(project, base / f"bare{n}")
+            ours, bare_t = bench_plan(project, bare, repeat)
+            target = "<= 1.3x" if n == max(sizes) else ""
+            rows.append(
+                (
+                    f"plan, {n} TS",
+                    f"{ours:.2f} s",
+                    f"{bare_t:.2f} s",
+                    f"{ours / bare_t:.2f}x",
+                    target,
+                )
+            )
+            ours, bare_t = bench_parse(project, bare, repeat)
+            target = "<= 1.2x, < 1.5 s" if n == max(sizes) else ""
+            rows.append(
+                (
+                    f"parse per cluster job, {n} TS",
+                    f"{ours:.2f} s",
+                    f"{bare_t:.2f} s",
+                    f"{ours / bare_t:.2f}x",
+                    target,
+                )
+            )
+            finish_fake(project)
+            ours, summary = bench_status(project, repeat)
+            target = "< 0.5 s, >= 20x faster" if n == max(sizes) else ""
+            rows.append(
+                (
+                    f"status, {n} TS",
+                    f"{ours:.2f} s",
+                    f"{summary:.2f} s (--summary)",
+                    f"{summary / ours:.1f}x faster",
+                    target,
+                )
+            )
+            print(*rows[-3:], sep="\n", flush=True)
+        delay = 2.0 if args.quick else 5.0
+        m = bench_makespan(base, 8, delay, 2)
+        rows.append(("makespan, 8 TS, 2 cores", f"{m['actual']:.1f} s", f"{m['ideal']:.1f} s (ideal)",
+                     f"{m['actual'] / m['ideal']:.2f}x", "<= 1.10x ideal"))  # fmt: skip
+        rows.append(("makespan, job by job", f"{m['job_by_job']:.1f} s", f"{m['actual']:.1f} s (crboost)",
+                     f"{m['job_by_job'] / m['actual']:.2f}x", ""))  # fmt: skip
+        print(*rows[-2:], sep="\n", flush=True)
+        d = bench_driver(base, 5 if args.quick else 20)
+        rows.append(("driver start to tool start", f"{d:.2f} s", "", "", "median"))
+    finally:
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+    header = ("measure", "crboost", "baseline", "ratio", "target")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    print()
+    print(f"machine: {machine()}")
+    for r in [header, tuple("-" * w for w in widths), *rows]:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
