@@ -164,6 +164,11 @@ def finish_fake(project: Path) -> None:
             (folder / f"{ts}.star").write_text(star)
         (project / job.output_star).write_text(star)
         (project / job.success).touch()
+    from crboost.relion.pipeline import updating_pipeline
+
+    with updating_pipeline(project) as pipeline:
+        for job in p.jobs:
+            pipeline.set_status(job.relion_name, "Succeeded")
 
 
 def bench_status(project: Path, repeat: int) -> tuple[float, float]:
@@ -206,18 +211,33 @@ def run(cmd: list[str], env: dict) -> None:
 
 
 def ideal_schedule(project: Path, cores: int) -> tuple[float, float]:
-    """Lower bound of any schedule on `cores` cores: max(total work / cores, critical path),
-    from each task's measured wall time (Snakemake's benchmark files)."""
+    """Lower bound of any schedule on `cores` cores: max(total work / cores, longest path of the
+    DAG), from every task's measured wall time (Snakemake's benchmark files): each job's set-up,
+    its tilt-series tasks (after the set-up and the same tilt series upstream) and its gathering
+    (after all its tilt series and the upstream gathering)."""
     p = load_project(project / "crboost.yaml", remote=True)
-    chain: dict[str, float] = {ts: 0.0 for ts in p.tilt_series}
+
+    def seconds(job, name: str) -> float:
+        tsv = project / job.dir / "logs" / f"{name}.benchmark.tsv"
+        return float(tsv.read_text().splitlines()[1].split("\t")[0])
+
     total = 0.0
+    finish_ts: dict[tuple[str, str], float] = {}
+    finish_gather: dict[str, float] = {}
     for job in p.jobs:
+        setup = seconds(job, "setup")
+        total += setup
         for ts in p.tilt_series:
-            tsv = project / job.dir / "logs" / f"{ts}.benchmark.tsv"
-            seconds = float(tsv.read_text().splitlines()[1].split("\t")[0])
-            total += seconds
-            chain[ts] += seconds
-    return max(total / cores, max(chain.values())), total
+            task = seconds(job, ts)
+            total += task
+            before = finish_ts.get((job.upstream.dir, ts), 0.0) if job.upstream else 0.0
+            finish_ts[(job.dir, ts)] = max(setup, before) + task
+        gather = seconds(job, "gather")
+        total += gather
+        ready = max(finish_ts[(job.dir, ts)] for ts in p.tilt_series)
+        upstream = finish_gather.get(job.upstream.dir, 0.0) if job.upstream else 0.0
+        finish_gather[job.dir] = max(ready, upstream) + gather
+    return max(total / cores, max(finish_gather.values())), total
 
 
 # --- 5: driver overhead -------------------------------------------------------------------
@@ -233,15 +253,18 @@ sys.exit(3)
 def bench_driver(base: Path, runs: int) -> float:
     project = make_project(base / "driver", 1, max_angle=6.0)
     run([sys.executable, "-m", "crboost.cli", "run", str(project), "--", "--cores", "2",
-         "External/job003/RELION_JOB_EXIT_SUCCESS"], {})  # fmt: skip
+         "External/job003/RELION_JOB_EXIT_SUCCESS", "External/job004/job_params.json"], {})  # fmt: skip
     stamp = base / "driver" / "stamp"
     stub = base / "driver" / "WarpTools-stub"
     stub.write_text(STUB.format(python=sys.executable, stamp=str(stamp)))
     stub.chmod(0o755)
+    import yaml
+
     config = project / "crboost.yaml"
-    config.write_text(config.read_text().replace("simulate: true", "simulate: false").replace(
-        "warptools: {container: null, executable: WarpTools}",
-        f"warptools: {{executable: {stub}}}"))  # fmt: skip
+    data = yaml.safe_load(config.read_text())
+    data["tools"]["simulate"] = False
+    data["tools"]["warptools"] = {"executable": str(stub)}
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
     delays = []
     p = load_project(config, remote=True)
     ts = p.tilt_series[0]

@@ -92,7 +92,8 @@ class JobContext:
     def config(self):
         from .config import load_config_file, parse_config
 
-        return parse_config(load_config_file(self.root / CONFIG_NAME))
+        # the workflow validated it against the schema already: the models suffice here
+        return parse_config(load_config_file(self.root / CONFIG_NAME), schema=False)
 
     @cached_property
     def runner(self) -> ToolRunner:
@@ -294,10 +295,10 @@ def succeed(ctx: JobContext) -> None:
 
 def mark_running(ctx: JobContext) -> None:
     """Running as soon as any of the job's tasks starts (read first: the lock is rarely needed)."""
-    from .relion.pipeline import PIPELINE_FILE, read_pipeline
+    from .relion.pipeline import read_pipeline_index
 
     try:
-        process = read_pipeline(ctx.root / PIPELINE_FILE).find(ctx.dir)
+        process = read_pipeline_index(ctx.root).find(ctx.dir)
     except CrboostError:
         return
     if process is not None and process.status != "Running":

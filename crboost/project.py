@@ -17,7 +17,7 @@ from .config import CONFIG_NAME, ProjectConfig, Resources, load_config_file, par
 from .errors import ConfigError
 from .jobs import JOB_TYPES, JobParams
 from .manifest import Manifest, load_manifest
-from .relion.pipeline import PIPELINE_FILE, Pipeline, read_pipeline
+from .relion.pipeline import PIPELINE_FILE, Pipeline, PipelineIndex, read_pipeline_index
 
 SENTINEL_SUCCESS = "RELION_JOB_EXIT_SUCCESS"
 SENTINEL_FAILURE = "RELION_JOB_EXIT_FAILURE"
@@ -123,13 +123,12 @@ def load_project(
         data = load_config_file(config_path)
     source = config_path.name if config_path.name == CONFIG_NAME else str(config_path)
     config = parse_config(data, source, schema=schema)
-    pipeline = read_pipeline(root / PIPELINE_FILE)
-    jobs, counter = build_jobs(config, pipeline)
+    jobs, counter = build_jobs(config, read_pipeline_index(root))
     manifest = load_manifest(root, config.data, trust_index=remote)
     return Project(root, config_path, config, jobs, manifest, counter)
 
 
-def build_jobs(config: ProjectConfig, pipeline: Pipeline) -> tuple[list[Job], int]:
+def build_jobs(config: ProjectConfig, pipeline: Pipeline | PipelineIndex) -> tuple[list[Job], int]:
     """Job instances with params, upstream and directory; returns them and the next counter."""
     _check_resource_keys(config)
     processes = pipeline.process_list()

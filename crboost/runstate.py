@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .manifest import STATE_DIR
 from .project import Job, Project
-from .relion.pipeline import PIPELINE_FILE, read_pipeline, updating_pipeline
+from .relion.pipeline import PIPELINE_FILE, read_pipeline_index, updating_pipeline
 
 RUN_FILE = f"{STATE_DIR}/run.json"
 KILLED_REASON = "interrupted: no RELION_JOB_EXIT_SUCCESS and no live run of the project (killed?)"
@@ -87,7 +87,7 @@ def reconcile(project: Project, alive: bool | None = None, run_ended: bool = Fal
     if alive is None:
         alive = run_is_alive(last_run(root))
     changes = []
-    current = {p.name: p for p in read_pipeline(root / PIPELINE_FILE).process_list()}
+    current = {p.name: p for p in read_pipeline_index(root).process_list()}
     wanted: dict[str, tuple[Job, str]] = {}
     for job in project.jobs:
         process = current.get(job.relion_name)

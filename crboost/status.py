@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .project import Job, Project
-from .relion.pipeline import PIPELINE_FILE, read_pipeline
+from .relion.pipeline import PIPELINE_FILE, read_pipeline_index
 
 STATUSES = ("Succeeded", "Failed", "Running", "Scheduled", "Pending")
 
@@ -44,7 +44,7 @@ def project_status(project: Project, reconcile_statuses: bool = True) -> list[Jo
         reconcile(project, alive=alive)
     processes = {}
     if (root / PIPELINE_FILE).exists():
-        processes = {p.name: p.status for p in read_pipeline(root / PIPELINE_FILE).process_list()}
+        processes = {p.name: p.status for p in read_pipeline_index(root).process_list()}
     incomplete = incomplete_outputs(root)
     names = set(project.tilt_series)
     out = []

@@ -10,14 +10,13 @@ import string
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from ..errors import CrboostError
 from .star import atomic_write, format_value, relion_text
 
 
 def read_job_star(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
     """(data_job key/values, {option: value}) of a job.star, values as written."""
+    import pandas as pd
     import starfile
 
     try:
@@ -41,6 +40,8 @@ def read_job_star(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
 
 def render_job_star(template: str | Path, values: dict[str, Any]) -> str:
     """Fill a job.star template; options are written sorted by name, as RELION does."""
+    import pandas as pd
+
     job, options = read_job_star(template)
     filled = {}
     for option, raw in options.items():
@@ -75,6 +76,8 @@ def write_job_star(path: str | Path, template: str | Path, values: dict[str, Any
 
 def write_output_nodes(path: str | Path, nodes: list[tuple[str, str]]) -> None:
     """RELION_OUTPUT_NODES.star: the files a job made and their RELION 5 node type labels."""
+    import pandas as pd
+
     table = pd.DataFrame(
         {
             "rlnPipeLineNodeName": [n for n, _ in nodes],

@@ -19,11 +19,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import CrboostError
 from .star import atomic_write, relion_block
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PIPELINE_FILE = "default_pipeline.star"
 LOCK_DIR = ".relion_lock"
@@ -81,6 +83,8 @@ class Pipeline:
 
     @classmethod
     def empty(cls) -> Pipeline:
+        import pandas as pd
+
         return cls(counter=1, tables={k: pd.DataFrame(columns=v) for k, v in _BLOCKS.items()})
 
     @property
@@ -199,6 +203,7 @@ def job_dir_name(name: str) -> str:
 
 def read_pipeline(path: str | Path) -> Pipeline:
     """Read a default_pipeline.star of RELION 3.1, 4 or 5 (a missing file is a new project)."""
+    import pandas as pd
     import starfile
 
     path = Path(path)
@@ -229,7 +234,67 @@ def write_pipeline(root: str | Path, pipeline: Pipeline) -> None:
     """Write atomically and tell the RELION GUI to re-read. Call with the lock held."""
     root = Path(root)
     atomic_write(root / PIPELINE_FILE, pipeline.to_text())
+    _write_index_cache(root, PipelineIndex(pipeline.counter, pipeline.process_list()))
     (root / CHANGED_FLAG).touch()
+
+
+# --- a quick view of the processes ---------------------------------------------------------
+
+INDEX_CACHE = ".crboost/pipeline_index.json"
+
+
+@dataclass
+class PipelineIndex:
+    """The processes and the counter, without the rest of the file."""
+
+    counter: int
+    processes: list[Process]
+
+    @property
+    def next_number(self) -> int:
+        return max([self.counter, *(p.number + 1 for p in self.processes)])
+
+    def process_list(self) -> list[Process]:
+        return self.processes
+
+    def find(self, name: str) -> Process | None:
+        name = job_dir_name(name)
+        return next((p for p in self.processes if p.name == name), None)
+
+
+def read_pipeline_index(root: str | Path) -> PipelineIndex:
+    """The processes of default_pipeline.star. crboost keeps a copy (.crboost/pipeline_index.json)
+    each time it writes the file; while the file is unchanged since (size and mtime), the copy
+    is used, which spares parsing the file (and importing pandas) on quick paths."""
+    root = Path(root)
+    path = root / PIPELINE_FILE
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return PipelineIndex(1, [])
+    try:
+        data = json.loads((root / INDEX_CACHE).read_text())
+        if data["key"] == [st.st_size, st.st_mtime_ns]:
+            return PipelineIndex(data["counter"], [Process(*p) for p in data["processes"]])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    pipeline = read_pipeline(path)
+    index = PipelineIndex(pipeline.counter, pipeline.process_list())
+    with contextlib.suppress(OSError):
+        _write_index_cache(root, index)
+    return index
+
+
+def _write_index_cache(root: Path, index: PipelineIndex) -> None:
+    st = (root / PIPELINE_FILE).stat()
+    data = {
+        "key": [st.st_size, st.st_mtime_ns],
+        "counter": index.counter,
+        "processes": [[p.name, p.alias, p.type_label, p.status] for p in index.processes],
+    }
+    cache = root / INDEX_CACHE
+    if cache.parent.is_dir():
+        atomic_write(cache, json.dumps(data) + "\n")
 
 
 @contextlib.contextmanager
@@ -347,5 +412,7 @@ def _status_column(df: pd.DataFrame) -> str:
 
 
 def _append(df: pd.DataFrame, row: dict) -> pd.DataFrame:
+    import pandas as pd
+
     new = pd.DataFrame([row], columns=df.columns).astype(str)
     return new if df.empty else pd.concat([df, new], ignore_index=True)

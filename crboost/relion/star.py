@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 RELION_VERSION_LINE = "# version 50001"
 #: Columns RELION writes as integers (right-aligned in 12 characters).
@@ -40,6 +41,8 @@ def write_star(path: str | Path, blocks: dict[str, pd.DataFrame | dict[str, Any]
 
 def relion_block(name: str, table: pd.DataFrame | dict[str, Any]) -> str:
     """One block in RELION's C++ layout. A dict is a key/value block, a DataFrame a loop."""
+    import pandas as pd
+
     head = f"\n{RELION_VERSION_LINE}\n\ndata_{name}\n\n"
     if isinstance(table, dict):
         width = max((len(label) for label in table), default=0) + 11

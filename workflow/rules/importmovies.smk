@@ -32,6 +32,8 @@ rule importmovies:
         success=f"{IMPORT_DIR}/RELION_JOB_EXIT_SUCCESS",
     log:
         f"{IMPORT_DIR}/run.out",
+    benchmark:
+        f"{IMPORT_DIR}/logs/gather.benchmark.tsv"
     localrule: True
     conda:
         CRBOOST_ENV

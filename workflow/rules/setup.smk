@@ -8,6 +8,8 @@ rule job_setup:
         jobstar="{jobdir}/job.star",
     log:
         "{jobdir}/logs/setup.log",
+    benchmark:
+        "{jobdir}/logs/setup.benchmark.tsv"
     wildcard_constraints:
         jobdir=job_dirs_regex(),
     localrule: True

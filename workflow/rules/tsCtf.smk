@@ -44,6 +44,8 @@ rule tsCtf:
         success="External/{job}/RELION_JOB_EXIT_SUCCESS",
     log:
         "External/{job}/run.out",
+    benchmark:
+        "External/{job}/logs/gather.benchmark.tsv"
     wildcard_constraints:
         job=job_numbers("tsCtf"),
     localrule: True

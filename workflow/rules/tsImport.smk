@@ -44,6 +44,8 @@ rule tsImport:
         success="External/{job}/RELION_JOB_EXIT_SUCCESS",
     log:
         "External/{job}/run.out",
+    benchmark:
+        "External/{job}/logs/gather.benchmark.tsv"
     wildcard_constraints:
         job=job_numbers("tsImport"),
     localrule: True
