@@ -299,15 +299,21 @@ def _write_index_cache(root: Path, index: PipelineIndex) -> None:
 
 @contextlib.contextmanager
 def pipeline_lock(
-    root: str | Path, timeout: float = 120.0, report_after: float = 60.0
+    root: str | Path, timeout: float | None = None, report_after: float | None = None
 ) -> Iterator[None]:
     """Hold RELION's `.relion_lock` directory lock.
 
+    timeout (CRBOOST_LOCK_TIMEOUT, default 120 s): how long to wait for it; report_after
+    (CRBOOST_LOCK_STALE_AFTER, default 60 s): a lock older than this is called stale in the error.
     A lock left by a process that is gone (same host, pid not running) is removed. Any other lock
     is waited for; if it is older than `report_after` seconds the error says who holds it and
     since when, and it is never broken while its owner may be alive.
     """
     root = Path(root)
+    if timeout is None:
+        timeout = float(os.environ.get("CRBOOST_LOCK_TIMEOUT", 120))
+    if report_after is None:
+        report_after = float(os.environ.get("CRBOOST_LOCK_STALE_AFTER", 60))
     lock = root / LOCK_DIR
     owner = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
     deadline = time.monotonic() + timeout

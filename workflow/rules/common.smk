@@ -69,18 +69,64 @@ def job_numbers(job_type):
     return "|".join(job.number for job in PROJECT.of_type(job_type)) or "(?!)"
 
 
-def job_dir_of_spec(wildcards, input):
-    """The job directory: where the job_params.json input is."""
-    return os.path.dirname(input.spec)
+# Rule settings that differ between job instances of a type become functions of the `job`
+# wildcard; when all instances agree (the usual case) they stay plain values, which Snakemake
+# plans much faster (it inspects every function call) -- see bench/.
+TASK_RESOURCES = {
+    "cpus_per_task": "cpus",
+    "mem_mb": "mem_mb",
+    "runtime": "runtime",
+    "gpu": "gpus",
+    "slurm_partition": "partition",
+    "constraint": "constraint",
+    "slurm_extra": "slurm_extra",
+}
 
 
-def task_resource(key):
-    """A resource of the job instance a tilt-series task belongs to (config `resources:`)."""
+def job_of(wildcards):
+    return PROJECT.job_at(f"External/{wildcards.job}")
 
-    def get(wildcards):
-        return getattr(PROJECT.job_at(f"External/{wildcards.job}").resources, key)
 
-    return get
+def per_instance(job_type, value_of):
+    """value_of(job) for the type's instances: one plain value if they agree, else a function."""
+    values = {value_of(job) for job in PROJECT.of_type(job_type)}
+    if len(values) <= 1:
+        return next(iter(values), None)
+    return lambda wildcards: value_of(job_of(wildcards))
+
+
+def task_resources(job_type):
+    """Resources of a job type's tilt-series tasks (config `resources:`), for `resources:`."""
+    out = {}
+    for name, key in TASK_RESOURCES.items():
+        value = per_instance(job_type, lambda job, key=key: getattr(job.resources, key))
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def task_group(job_type):
+    """Batching group of the type's tilt-series tasks, only when a group_size asks for it
+    (crboost run then passes --group-components <type>_tilt_series=N)."""
+    if any(job.resources.group_size for job in PROJECT.of_type(job_type)):
+        return f"{job_type}_tilt_series"
+    return None
+
+
+def task_threads(job_type):
+    return per_instance(job_type, lambda job: job.resources.cpus) or 1
+
+
+def upstream_tilt_series(job_type):
+    """The same tilt series' STAR file of the job an instance reads from."""
+    dirs = per_instance(job_type, lambda job: job.upstream.dir)
+    if callable(dirs):
+        return lambda wildcards: job_of(wildcards).upstream.ts_star(wildcards.ts)
+    return f"{dirs}/tilt_series/{{ts}}.star"
+
+
+def upstream_output(job_type):
+    return per_instance(job_type, lambda job: job.upstream.output_star) or []
 
 
 def job_spec(wildcards):
@@ -91,18 +137,9 @@ def tilt_series_fingerprint(wildcards):
     return PROJECT.manifest.fingerprint(wildcards.ts)
 
 
-def upstream_tilt_series_star(wildcards):
-    """The same tilt series' STAR file of the job this one reads from."""
-    job = PROJECT.job_at(f"External/{wildcards.job}")
-    return job.upstream.ts_star(wildcards.ts)
-
-
-def upstream_output_star(wildcards):
-    return PROJECT.job_at(f"External/{wildcards.job}").upstream.output_star
-
-
-def own_tilt_series_stars(wildcards):
-    return tilt_series_stars(f"External/{wildcards.job}")
+def job_tilt_series_stars():
+    """Every tilt series' STAR file of the job in the `job` wildcard (External/{job})."""
+    return [f"External/{{job}}/tilt_series/{ts}.star" for ts in PROJECT.tilt_series]
 
 
 def tilt_series_stars(job_dir):

@@ -6,7 +6,7 @@
 rule fsMotionAndCtf_tilt_series:
     input:
         spec="External/{job}/job_params.json",
-        upstream=upstream_tilt_series_star,
+        upstream=upstream_tilt_series("fsMotionAndCtf"),
     output:
         "External/{job}/tilt_series/{ts}.star",
     log:
@@ -16,29 +16,21 @@ rule fsMotionAndCtf_tilt_series:
     wildcard_constraints:
         job=job_numbers("fsMotionAndCtf"),
     group:
-        "fsMotionAndCtf_tilt_series"
+        task_group("fsMotionAndCtf")
     conda:
         CRBOOST_ENV
-    threads: task_resource("cpus")
+    threads: task_threads("fsMotionAndCtf")
     resources:
-        cpus_per_task=task_resource("cpus"),
-        mem_mb=task_resource("mem_mb"),
-        runtime=task_resource("runtime"),
-        gpu=task_resource("gpus"),
-        slurm_partition=task_resource("partition"),
-        constraint=task_resource("constraint"),
-        slurm_extra=task_resource("slurm_extra"),
-    params:
-        job=job_dir_of_spec,
+        **task_resources("fsMotionAndCtf"),
     shell:
-        "crboost driver fsMotionAndCtf --job {params.job} --ts {wildcards.ts} > {log:q} 2>&1"
+        "crboost driver fsMotionAndCtf --job External/{wildcards.job} --ts {wildcards.ts} > {log:q} 2>&1"
 
 
 rule fsMotionAndCtf:
     input:
         spec="External/{job}/job_params.json",
-        upstream=upstream_output_star,
-        tilt_series=own_tilt_series_stars,
+        upstream=upstream_output("fsMotionAndCtf"),
+        tilt_series=job_tilt_series_stars(),
     output:
         star="External/{job}/fs_motion_and_ctf.star",
         success="External/{job}/RELION_JOB_EXIT_SUCCESS",
@@ -51,7 +43,5 @@ rule fsMotionAndCtf:
     localrule: True
     conda:
         CRBOOST_ENV
-    params:
-        job=job_dir_of_spec,
     shell:
-        "crboost driver fsMotionAndCtf --job {params.job} --gather > {log:q} 2>&1"
+        "crboost driver fsMotionAndCtf --job External/{wildcards.job} --gather > {log:q} 2>&1"

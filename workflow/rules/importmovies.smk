@@ -17,10 +17,9 @@ rule importmovies_tilt_series:
     conda:
         CRBOOST_ENV
     params:
-        job=job_dir_of_spec,
         tilt_series=tilt_series_fingerprint,
     shell:
-        "crboost driver importmovies --job {params.job} --ts {wildcards.ts} > {log:q} 2>&1"
+        f"crboost driver importmovies --job {IMPORT_DIR} --ts {{wildcards.ts}} > {{log:q}} 2>&1"
 
 
 rule importmovies:
@@ -37,7 +36,5 @@ rule importmovies:
     localrule: True
     conda:
         CRBOOST_ENV
-    params:
-        job=job_dir_of_spec,
     shell:
-        "crboost driver importmovies --job {params.job} --gather > {log:q} 2>&1"
+        f"crboost driver importmovies --job {IMPORT_DIR} --gather > {{log:q}} 2>&1"
