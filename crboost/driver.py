@@ -196,6 +196,13 @@ def ensure_made(ctx: JobContext, name: str, make: Callable[[str], ToolCall]) -> 
     os.replace(ctx.path(tmp), target)
 
 
+def run_calls(ctx: JobContext, calls: list[ToolCall]) -> bool:
+    """Run the tool calls in order; False when only printing them (nothing to collect then)."""
+    for call in calls:
+        ctx.run(call)
+    return not ctx.runner.print_only
+
+
 def clear_previous(ctx: JobContext, paths: list[Path]) -> None:
     """Remove what an earlier attempt left, so the checks after the tool see only this attempt
     (WarpTools, for one, picks up an aligner's old result files)."""

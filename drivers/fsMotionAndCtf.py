@@ -90,9 +90,7 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
                      folder / "average" / "even" / f"{s}.mrc", folder / "average" / "odd" / f"{s}.mrc",
                      folder / "powerspectrum" / f"{s}.mrc")
     ])  # fmt: skip
-    for call in commands(ctx, ts, table):
-        ctx.run(call)
-    if ctx.runner.print_only:
+    if not driver.run_calls(ctx, commands(ctx, ts, table)):
         return
     driver.write_tilt_series(ctx, ts, collect(ctx, table))
 

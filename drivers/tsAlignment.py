@@ -60,9 +60,7 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
     driver.clear_previous(
         ctx, [ctx.path(PROCESSING, f"{ts}.xml"), ctx.path(PROCESSING, "tiltstack", ts)]
     )
-    for call in commands(ctx, ts):
-        ctx.run(call)
-    if ctx.runner.print_only:
+    if not driver.run_calls(ctx, commands(ctx, ts)):
         return
     driver.write_tilt_series(ctx, ts, collect(ctx, ts, table))
 

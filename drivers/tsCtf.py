@@ -64,9 +64,7 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
     driver.carry_tilt_series_state(ctx)
     driver.clear_previous(ctx, [ctx.path(PROCESSING, "powerspectrum", f"{ts}.mrc")])
     driver.copy_from_upstream(ctx, f"{PROCESSING}/{ts}.xml")
-    for call in commands(ctx, ts):
-        ctx.run(call)
-    if ctx.runner.print_only:
+    if not driver.run_calls(ctx, commands(ctx, ts)):
         return
     driver.write_tilt_series(ctx, ts, collect(ctx, ts, table))
 

@@ -59,9 +59,7 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
         raise DriverError(f"mdoc/{ts}.mdoc missing (made by the import job)")
     driver.ensure_made(ctx, SETTINGS, lambda out: create_settings(ctx, out))
     driver.clear_previous(ctx, [ctx.path("tomostar", f"{ts}.tomostar")])
-    for call in commands(ctx, ts):
-        ctx.run(call)
-    if ctx.runner.print_only:
+    if not driver.run_calls(ctx, commands(ctx, ts)):
         return
     try:
         tomostar = read_tomostar(ctx.path("tomostar", f"{ts}.tomostar"))

@@ -53,9 +53,7 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
     driver.clear_previous(
         ctx, [Path(tomogram(ctx, ts, half)) for half in ("", "even", "odd", "deconv")]
     )
-    for call in commands(ctx, ts):
-        ctx.run(call)
-    if ctx.runner.print_only:
+    if not driver.run_calls(ctx, commands(ctx, ts)):
         return
     expected = [tomogram(ctx, ts)]
     if ctx.params["halfmap_frames"]:

@@ -36,6 +36,29 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, check:
     return proc
 
 
+def plain_snakemake_dry_run(project: Path) -> subprocess.CompletedProcess:
+    """`snakemake -n --profile profiles/local --configfile PROJECT/crboost.yaml` from the
+    repository root, without the crboost wrapper."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--profile", "profiles/local",
+         "--configfile", str(project / "crboost.yaml")],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def pipeline_rows(path: Path) -> dict[str, list[dict]]:
+    """Every table of a pipeline STAR file, as rows of strings."""
+    import pandas as pd
+    import starfile
+
+    blocks = starfile.read(path, always_dict=True, parse_as_string=["rlnPipeLineProcessName"])
+    return {
+        k: v.astype(str).to_dict("records")
+        for k, v in blocks.items()
+        if isinstance(v, pd.DataFrame)
+    }
+
+
 @pytest.fixture
 def demo_project(tmp_path) -> Path:
     """A demo project (3 tilt series) written but not run."""

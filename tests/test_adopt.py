@@ -6,11 +6,9 @@ from __future__ import annotations
 import re
 import shutil
 
-import pandas as pd
 import pytest
-import starfile
 import yaml
-from conftest import reference, run_cli
+from conftest import pipeline_rows, reference, run_cli
 
 from crboost.relion.pipeline import read_pipeline
 
@@ -22,15 +20,6 @@ DEMO_SETS = [
     "pipeline.align.params.angpix=5.4",
     "pipeline.reconstruct.params.angpix=5.4",
 ]
-
-
-def _rows(path):
-    blocks = starfile.read(path, always_dict=True, parse_as_string=["rlnPipeLineProcessName"])
-    return {
-        k: v.astype(str).to_dict("records")
-        for k, v in blocks.items()
-        if isinstance(v, pd.DataFrame)
-    }
 
 
 def relion_project(tmp_path, finished_demo):
@@ -52,7 +41,7 @@ def relion_project(tmp_path, finished_demo):
 
 def test_adopt_relion_project(tmp_path, finished_demo):
     project = relion_project(tmp_path, finished_demo)
-    before = _rows(project / "default_pipeline.star")
+    before = pipeline_rows(project / "default_pipeline.star")
     sets = [arg for s in DEMO_SETS for arg in ("--set", s)]
     proc = run_cli("init", str(project), "--movies", str(project / "raw/frames/*.mrc"),
                    "--mdocs", str(project / "raw/mdoc/*.mdoc"), *sets)  # fmt: skip
@@ -71,7 +60,7 @@ def test_adopt_relion_project(tmp_path, finished_demo):
 
     proc = run_cli("run", str(project))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    after = _rows(project / "default_pipeline.star")
+    after = pipeline_rows(project / "default_pipeline.star")
     for block, rows in before.items():
         assert after[block][: len(rows)] == rows, f"{block}: original rows changed"
     pipeline = read_pipeline(project / "default_pipeline.star")

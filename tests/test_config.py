@@ -4,11 +4,9 @@ traceback, nothing written."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import yaml
-from conftest import REPO, reference, run_cli
+from conftest import REPO, plain_snakemake_dry_run, reference, run_cli
 
 from crboost.configfile import EXAMPLE, EXAMPLE_NOTES, key_reference, render_config
 from crboost.schema import schema_text
@@ -127,21 +125,7 @@ def test_invalid_yaml(demo_project):
 
 def test_plain_snakemake_reports_the_same_error(demo_project):
     _edit(demo_project, lambda d: d["microscope"].update(pixel_size=-1.0))
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "--profile",
-            "profiles/local",
-            "--configfile",
-            str(demo_project / "crboost.yaml"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
+    proc = plain_snakemake_dry_run(demo_project)
     assert proc.returncode != 0
     assert "microscope.pixel_size = -1.0: must be > 0" in proc.stderr + proc.stdout
 

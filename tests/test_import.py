@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 import starfile
-from conftest import REPO, copy_project, reference, run_cli
+from conftest import copy_project, plain_snakemake_dry_run, reference, run_cli
 
 from crboost.demo import DOSE_PER_TILT, write_tilt_series
 from crboost.relion.pipeline import read_pipeline
@@ -69,21 +67,7 @@ def test_finished_project_has_nothing_to_do(finished_demo):
     assert proc.returncode == 0, proc.stderr
     assert "Nothing to be done" in proc.stdout + proc.stderr
     # plain snakemake from the repository root does the same
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "--profile",
-            "profiles/local",
-            "--configfile",
-            str(finished_demo / "crboost.yaml"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
+    proc = plain_snakemake_dry_run(finished_demo)
     assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr
 
 

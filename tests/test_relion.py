@@ -9,10 +9,8 @@ import re
 import shutil
 import time
 
-import pandas as pd
 import pytest
-import starfile
-from conftest import REFERENCE, reference
+from conftest import REFERENCE, pipeline_rows, reference
 
 from crboost.errors import CrboostError
 from crboost.relion.jobstar import read_job_star, render_job_star
@@ -30,20 +28,11 @@ PIPELINES = sorted((REFERENCE / "relion").glob("*pipeline*.star"))
 JOB_STARS = sorted((REFERENCE / "relion").glob("*job.star"))
 
 
-def _rows(path):
-    blocks = starfile.read(path, always_dict=True, parse_as_string=["rlnPipeLineProcessName"])
-    return {
-        k: v.astype(str).to_dict("records")
-        for k, v in blocks.items()
-        if isinstance(v, pd.DataFrame)
-    }
-
-
 @pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.name)
 def test_every_reference_pipeline_survives_an_append(tmp_path, path):
     assert PIPELINES, "no reference pipelines found"
     shutil.copy(path, tmp_path / "default_pipeline.star")
-    before = _rows(tmp_path / "default_pipeline.star")
+    before = pipeline_rows(tmp_path / "default_pipeline.star")
     old = read_pipeline(tmp_path / "default_pipeline.star")
     highest = max(job_number(p.name) for p in old.process_list())
     with updating_pipeline(tmp_path) as pipeline:
@@ -53,7 +42,7 @@ def test_every_reference_pipeline_survives_an_append(tmp_path, path):
             f"{new}tomograms.star", "TomogramGroupMetadata.star.relion.tomo.reconstruct"
         )
         pipeline.add_edge("pipeline_output_edges", new, f"{new}tomograms.star")
-    after = _rows(tmp_path / "default_pipeline.star")
+    after = pipeline_rows(tmp_path / "default_pipeline.star")
     for block, rows in before.items():
         assert after[block][: len(rows)] == rows, f"{block}: original rows changed"
     names = [r["rlnPipeLineProcessName"] for r in after["pipeline_processes"]]
