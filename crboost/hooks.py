@@ -1,6 +1,7 @@
 """What happens when a real run starts (Snakemake `onstart`; never on a dry run).
 
-- the refreshed tilt-series manifest is written;
+- the refreshed tilt-series manifest is written, and frames/ links of movies that moved are
+  re-pointed (the fingerprints ignore paths, so nothing re-runs for a move);
 - statuses left by a run that died are reconciled (Running without sentinel -> Failed);
 - the pipeline's jobs are registered in default_pipeline.star (processes, nodes, edges), with
   their alias links, `.gui_projectdir` and `.Nodes/`, so the project opens in the RELION GUI;
@@ -23,8 +24,7 @@ GUI_FLAG = ".gui_projectdir"
 def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
     from .runstate import clear_failure, reconcile, record_run
 
-    if project.manifest.changed:
-        project.manifest.write(project.root)
+    save_manifest(project)
     reconcile(project)
     register_jobs(project)
     # jobs with work in this run are not complete any more: no stale sentinel of either kind
@@ -37,6 +37,15 @@ def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
             for job in planned:
                 pipeline.set_status(job.relion_name, "Scheduled")
     record_run(project.root)
+
+
+def save_manifest(project: Project) -> None:
+    """Write the refreshed manifest; links of movies that moved follow them."""
+    if project.manifest.changed:
+        from .frames import relink_moved_movies
+
+        relink_moved_movies(project.root, project.manifest.records.values())
+        project.manifest.write(project.root)
 
 
 def on_finish(project: Project, log: str | list[str] | None = None) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .config import CONFIG_NAME
 from .errors import CrboostError
+from .hooks import save_manifest
 from .project import Project, load_project
 from .runstate import last_run, record_run, run_is_alive
 
@@ -49,6 +50,7 @@ def run_project(
         print_param_changes(project)
     else:
         take_over(project, base, orphans)
+        save_manifest(project)  # also when Snakemake finds nothing to do (no onstart then)
     cmd = [*base, "--profile", str(profile_path), *run_options(project, profile_path),
            *snakemake_args]  # fmt: skip
     # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project

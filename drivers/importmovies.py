@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crboost import driver
+from crboost import driver, frames
 from crboost.driver import DriverError, JobContext
 from crboost.jobs.importmovies import ImportMoviesParams as Params
 from crboost.manifest import read_index, read_record
@@ -64,25 +64,9 @@ def import_tilt_series(ctx: JobContext, ts: str) -> None:
 
 
 def link_movie(root: Path, movie_path: str | None, frames_name: str) -> None:
-    """frames/<name> -> the movie; relative when the movie is inside the project."""
     if movie_path is None or not os.path.exists(movie_path):
         raise DriverError(f"movie {movie_path or frames_name} not found")
-    frames = root / "frames"
-    frames.mkdir(exist_ok=True)
-    target = Path(movie_path).resolve()
-    try:
-        target_text = os.path.relpath(target, frames.resolve())
-        if target_text.startswith(".." + os.sep + ".."):
-            target_text = str(target)
-    except ValueError:
-        target_text = str(target)
-    link = frames / frames_name
-    if link.is_symlink() and os.readlink(link) == target_text:
-        return
-    tmp = link.with_name(f".{frames_name}.tmp{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    os.symlink(target_text, tmp)
-    os.replace(tmp, link)
+    frames.link_movie(root, movie_path, frames_name)
 
 
 def copy_mdoc(source: Path, dest: Path, tilts: list[dict]) -> None:

@@ -147,3 +147,11 @@ def test_repointed_raw_data_reruns_nothing(tmp_path, finished_demo):
     proc = run_cli("run", str(project), "--", "-n")
     assert proc.returncode == 0, proc.stderr
     assert "Nothing to be done" in proc.stdout + proc.stderr
+    star = project / "Import/job001/tilt_series/TS_01.star"
+    mtime = star.stat().st_mtime_ns
+    links = sorted((project / "frames").iterdir())
+    assert links and not any(link.exists() for link in links), "links dangle after the move"
+    proc = run_cli("run", str(project))
+    assert proc.returncode == 0, proc.stderr
+    assert star.stat().st_mtime_ns == mtime, "nothing re-ran"
+    assert all(link.resolve().is_relative_to(moved) for link in links), "links follow the movies"
