@@ -16,6 +16,30 @@ from ..errors import ConfigError
 if TYPE_CHECKING:
     from ..config import ProjectConfig
 
+#: Where each value shared by all jobs lives in the project config.
+GLOBAL_VALUES: dict[str, str] = {
+    "pixel_size": "microscope.pixel_size",
+    "voltage": "microscope.voltage",
+    "cs": "microscope.cs",
+    "amplitude_contrast": "microscope.amplitude_contrast",
+    "dose_per_tilt": "acquisition.dose_per_tilt",
+    "dose_source": "acquisition.dose_source",
+    "tilt_axis": "acquisition.tilt_axis",
+    "invert_defocus_hand": "acquisition.invert_defocus_hand",
+    "eer_ngroups": "acquisition.eer_ngroups",
+    "gain_flip_x": "acquisition.gain_flip_x",
+    "gain_flip_y": "acquisition.gain_flip_y",
+    "gain_transpose": "acquisition.gain_transpose",
+    "sample_thickness_nm": "acquisition.sample_thickness_nm",
+    "detector_size": "acquisition.detector_size",
+    "gain_reference": "data.gain_reference",
+}
+
+
+def synced_from_globals(*names: str) -> dict[str, str]:
+    """The `synced` table of a job type using these global values (field name = value name)."""
+    return {name: GLOBAL_VALUES[name] for name in names}
+
 
 class JobParams(BaseModel):
     """Parameters of one job instance. Subclasses declare fields and the class-level facts."""

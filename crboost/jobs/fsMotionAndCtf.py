@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from .base import JobParams
+from .base import JobParams, synced_from_globals
 
 _GRID = r"^\d+x\d+x\d+$"
 
@@ -24,18 +24,18 @@ class FsMotionAndCtfParams(JobParams):
         "runtime": 30,
     }
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
-    synced: ClassVar[dict[str, str]] = {
-        "pixel_size": "microscope.pixel_size",
-        "voltage": "microscope.voltage",
-        "cs": "microscope.cs",
-        "amplitude_contrast": "microscope.amplitude_contrast",
-        "dose_per_tilt": "acquisition.dose_per_tilt",
-        "eer_ngroups": "acquisition.eer_ngroups",
-        "gain_reference": "data.gain_reference",
-        "gain_flip_x": "acquisition.gain_flip_x",
-        "gain_flip_y": "acquisition.gain_flip_y",
-        "gain_transpose": "acquisition.gain_transpose",
-    }
+    synced: ClassVar[dict[str, str]] = synced_from_globals(
+        "pixel_size",
+        "voltage",
+        "cs",
+        "amplitude_contrast",
+        "dose_per_tilt",
+        "eer_ngroups",
+        "gain_reference",
+        "gain_flip_x",
+        "gain_flip_y",
+        "gain_transpose",
+    )
 
     pixel_size: float
     voltage: float

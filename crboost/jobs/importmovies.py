@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from .base import JobParams
+from .base import JobParams, synced_from_globals
 
 
 class ImportMoviesParams(JobParams):
@@ -22,16 +22,16 @@ class ImportMoviesParams(JobParams):
     output_star: ClassVar[str] = "tilt_series.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.import"
     adopt_patterns: ClassVar[tuple[str, ...]] = ("relion.importtomo",)
-    synced: ClassVar[dict[str, str]] = {
-        "pixel_size": "microscope.pixel_size",
-        "voltage": "microscope.voltage",
-        "cs": "microscope.cs",
-        "amplitude_contrast": "microscope.amplitude_contrast",
-        "dose_per_tilt": "acquisition.dose_per_tilt",
-        "dose_source": "acquisition.dose_source",
-        "tilt_axis": "acquisition.tilt_axis",
-        "invert_defocus_hand": "acquisition.invert_defocus_hand",
-    }
+    synced: ClassVar[dict[str, str]] = synced_from_globals(
+        "pixel_size",
+        "voltage",
+        "cs",
+        "amplitude_contrast",
+        "dose_per_tilt",
+        "dose_source",
+        "tilt_axis",
+        "invert_defocus_hand",
+    )
 
     pixel_size: float
     voltage: float

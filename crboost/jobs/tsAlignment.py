@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from .base import JobParams
+from .base import JobParams, synced_from_globals
 
 
 class TsAlignmentParams(JobParams):
@@ -22,10 +22,7 @@ class TsAlignmentParams(JobParams):
         "runtime": 30,
     }
     tools: ClassVar[tuple[str, ...]] = ("warptools", "aretomo2", "aretomo3")
-    synced: ClassVar[dict[str, str]] = {
-        "sample_thickness_nm": "acquisition.sample_thickness_nm",
-        "tilt_axis": "acquisition.tilt_axis",
-    }
+    synced: ClassVar[dict[str, str]] = synced_from_globals("sample_thickness_nm", "tilt_axis")
 
     sample_thickness_nm: float
     tilt_axis: float

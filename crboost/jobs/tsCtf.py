@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from .base import JobParams
+from .base import JobParams, synced_from_globals
 
 
 class TsCtfParams(JobParams):
@@ -22,11 +22,7 @@ class TsCtfParams(JobParams):
         "runtime": 20,
     }
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
-    synced: ClassVar[dict[str, str]] = {
-        "voltage": "microscope.voltage",
-        "cs": "microscope.cs",
-        "amplitude_contrast": "microscope.amplitude_contrast",
-    }
+    synced: ClassVar[dict[str, str]] = synced_from_globals("voltage", "cs", "amplitude_contrast")
 
     voltage: float
     cs: float

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from .base import JobParams
+from .base import JobParams, synced_from_globals
 
 
 class TsImportParams(JobParams):
@@ -17,12 +17,9 @@ class TsImportParams(JobParams):
     adopt_patterns: ClassVar[tuple[str, ...]] = ("ts_import", "tsimport")
     default_resources: ClassVar[dict[str, int]] = {"cpus": 1, "mem_mb": 4000, "runtime": 10}
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
-    synced: ClassVar[dict[str, str]] = {
-        "pixel_size": "microscope.pixel_size",
-        "dose_per_tilt": "acquisition.dose_per_tilt",
-        "tilt_axis": "acquisition.tilt_axis",
-        "detector_size": "acquisition.detector_size",
-    }
+    synced: ClassVar[dict[str, str]] = synced_from_globals(
+        "pixel_size", "dose_per_tilt", "tilt_axis", "detector_size"
+    )
 
     pixel_size: float
     dose_per_tilt: float

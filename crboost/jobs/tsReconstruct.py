@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from .base import JobParams
+from .base import JobParams, synced_from_globals
 
 
 class TsReconstructParams(JobParams):
@@ -22,7 +22,7 @@ class TsReconstructParams(JobParams):
         "runtime": 30,
     }
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
-    synced: ClassVar[dict[str, str]] = {"pixel_size": "microscope.pixel_size"}
+    synced: ClassVar[dict[str, str]] = synced_from_globals("pixel_size")
 
     pixel_size: float
 
