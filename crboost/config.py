@@ -14,6 +14,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
+from .names import star_problem
+from .sanity import DOSE_PER_TILT, PIXEL_SIZE, TILT_AXIS, VOLTAGE
 
 CONFIG_NAME = "crboost.yaml"
 
@@ -22,7 +24,8 @@ _ALIAS_FORBIDDEN = re.compile(r'[*?()/"\\|#<>&%{}$\s]')
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # NaN and infinity are never a value (they would reach STAR files and tools)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class DataConfig(_Strict):
@@ -32,7 +35,9 @@ class DataConfig(_Strict):
     mdocs: str = Field(description="Glob of the tilt-series .mdoc files.")
     gain_reference: str | None = Field(None, description="Gain reference file, if any.")
     tilt_series_prefix: str = Field(
-        "", description="Prefix added to every tilt-series name (to merge sessions)."
+        "",
+        pattern=r"^([A-Za-z0-9][A-Za-z0-9_+-]*)?$",
+        description="Prefix added to every tilt-series name (to merge sessions).",
     )
     min_tilts: int = Field(4, ge=1, description="Tilt series with fewer tilts are skipped.")
     skip_incomplete_mdocs: bool = Field(
@@ -42,21 +47,23 @@ class DataConfig(_Strict):
 
 
 class MicroscopeConfig(_Strict):
-    pixel_size: float = Field(gt=0, le=50, description="Pixel size of the movies, A/px.")
-    voltage: float = Field(300.0, gt=0, le=1000, description="Acceleration voltage, kV.")
+    pixel_size: float = Field(**PIXEL_SIZE.bounds(), description="Pixel size of the movies, A/px.")
+    voltage: float = Field(300.0, **VOLTAGE.bounds(), description="Acceleration voltage, kV.")
     cs: float = Field(2.7, ge=0, le=20, description="Spherical aberration, mm.")
     amplitude_contrast: float = Field(0.1, ge=0, le=1, description="Amplitude contrast fraction.")
 
 
 class AcquisitionConfig(_Strict):
-    dose_per_tilt: float = Field(gt=0, le=100, description="Electron dose per tilt image, e/A^2.")
+    dose_per_tilt: float = Field(
+        **DOSE_PER_TILT.bounds(), description="Electron dose per tilt image, e/A^2."
+    )
     dose_source: Literal["mdoc", "config"] = Field(
         "mdoc",
         description="mdoc: per-tilt doses from the mdocs (dose_per_tilt where a tilt has none); "
         "config: dose_per_tilt for every tilt.",
     )
     tilt_axis: float = Field(
-        ge=-360, le=360, description="Tilt-axis angle, degrees, SerialEM/RELION convention."
+        **TILT_AXIS.bounds(), description="Tilt-axis angle, degrees, SerialEM/RELION convention."
     )
     detector_size: tuple[int, int] = Field(
         (4096, 4096), description="Movie frame size in pixels, [x, y]."
@@ -145,6 +152,9 @@ class JobEntry(_Strict):
         bad = sorted(set(_ALIAS_FORBIDDEN.findall(name)))
         if bad:
             raise ValueError(f"must not contain {' '.join(repr(c) for c in bad)}")
+        problem = star_problem(name, numbers=False)
+        if problem:  # it becomes the alias External/<name>/ in default_pipeline.star
+            raise ValueError(f"{problem}: not allowed in a job name (a RELION alias)")
         return name
 
 
@@ -213,7 +223,34 @@ def format_validation_error(error: ValidationError, data: Any = None, prefix: st
         return f"{key}: required key is missing"
     msg = err.get("msg", "invalid")
     msg = msg.removeprefix("Value error, ")
+    if isinstance(err.get("input"), dict):  # a check across fields: its message names them
+        return f"{key}: {msg}"
+    if kind == "finite_number":
+        msg = "must be a finite number"
+    if kind in _NUMBER_ERRORS:
+        meaning = _field_description(error.title, loc)
+        msg += f" ({meaning.rstrip('.')})" if meaning else ""
     return f"{key} = {err.get('input')!r}: {msg}"
+
+
+#: pydantic error types of a number out of range or not finite (their messages lack the unit)
+_NUMBER_ERRORS = {
+    "finite_number", "greater_than", "greater_than_equal", "less_than", "less_than_equal",
+}  # fmt: skip
+
+
+def _field_description(title: str, loc: list[Any]) -> str:
+    """The description (with the unit) of the field at `loc`, if the models have one."""
+    names = [part for part in loc if not isinstance(part, int)]
+    if not names:
+        return ""
+    model = _model_class(title)
+    for part in names[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is not None:  # else a key of a dict of models (resources.<name>)
+            model = _inner_model(field.annotation)
+    field = getattr(model, "model_fields", {}).get(names[-1])
+    return (field.description or "") if field is not None else ""
 
 
 def dotted_key(loc: list[Any]) -> str:
@@ -228,13 +265,7 @@ def dotted_key(loc: list[Any]) -> str:
 
 def _model_at(title: str, loc: list[Any]) -> list[str]:
     """Field names allowed at a location of the config (for 'unknown key' messages)."""
-    from .jobs import JOB_TYPES
-
-    model: Any = {"ProjectConfig": ProjectConfig}.get(title) or JOB_TYPES.get(title)
-    if model is None:
-        for cls in JOB_TYPES.values():
-            if cls.__name__ == title:
-                model = cls
+    model = _model_class(title)
     for part in loc:
         if model is None or isinstance(part, int):
             continue
@@ -244,6 +275,17 @@ def _model_at(title: str, loc: list[Any]) -> list[str]:
         model = _inner_model(field.annotation)
     fields = getattr(model, "model_fields", None)
     return sorted(fields) if fields else []
+
+
+def _model_class(title: str) -> Any:
+    from .jobs import JOB_TYPES
+
+    model: Any = {"ProjectConfig": ProjectConfig}.get(title) or JOB_TYPES.get(title)
+    if model is None:
+        for cls in JOB_TYPES.values():
+            if cls.__name__ == title:
+                model = cls
+    return model
 
 
 def _inner_model(annotation: Any) -> Any:

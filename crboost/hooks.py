@@ -6,7 +6,8 @@
 - the pipeline's jobs are registered in default_pipeline.star (processes, nodes, edges), with
   their alias links, `.gui_projectdir` and `.Nodes/`, so the project opens in the RELION GUI;
 - the jobs this run will execute lose their stale RELION_JOB_EXIT_FAILURE and become Scheduled;
-- the run records itself in .crboost/run.json (for liveness checks).
+- the run records itself in .crboost/run.json (for liveness checks) and keeps it fresh
+  (its heartbeat, for checks from other hosts).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ GUI_FLAG = ".gui_projectdir"
 
 
 def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
-    from .runstate import clear_failure, reconcile, record_run
+    from .liveness import Heartbeat
+    from .runstate import RUN_FILE, clear_failure, reconcile, record_run
 
     save_manifest(project)
     reconcile(project)
@@ -37,6 +39,7 @@ def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
             for job in planned:
                 pipeline.set_status(job.relion_name, "Scheduled")
     record_run(project.root)
+    Heartbeat(project.root / RUN_FILE, os.getpid()).start()  # a daemon thread: ends with the run
 
 
 def save_manifest(project: Project) -> None:

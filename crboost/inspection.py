@@ -37,9 +37,11 @@ def inspect_mdocs(
             entry["name"] = name
             if warning:
                 entry["warnings"].append(warning)
-            if name in seen:
-                raise CrboostError(f"{path}: same tilt-series name {name!r} as {seen[name]}")
-            seen[name] = path
+            if name.lower() in seen:  # ignoring case, as the manifest does
+                raise CrboostError(
+                    f"{path}: same tilt-series name {name!r} as {seen[name.lower()]}"
+                )
+            seen[name.lower()] = path
             mdoc = read_tilt_series_mdoc(path)
         except CrboostError as e:
             entry["error"] = str(e)

@@ -19,8 +19,9 @@ from pathlib import Path
 from .config import CONFIG_NAME
 from .errors import CrboostError
 from .hooks import save_manifest
+from .liveness import STALE_AFTER, Heartbeat
 from .project import Project, load_project
-from .runstate import last_run, record_run, run_is_alive
+from .runstate import RUN_FILE, describe_run, record_run, run_liveness
 
 DRY_RUN_FLAGS = ("-n", "--dry-run", "--dryrun")
 #: what identifies a process working for a crboost project (the cwd tells which project)
@@ -55,8 +56,12 @@ def run_project(
            *snakemake_args]  # fmt: skip
     # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project
     proc = subprocess.Popen(cmd, cwd=project_dir)
+    heartbeat = None
     if not dry:
         record_run(project.root, pid=proc.pid)
+        # the run's sign of life for other hosts, from the start (snakemake beats too, once its
+        # onstart ran: that can be minutes later for a large project)
+        heartbeat = Heartbeat(project.root / RUN_FILE, proc.pid).start()
     reporter = Progress(project) if progress and not dry else None
     if reporter:
         reporter.start()
@@ -66,6 +71,8 @@ def run_project(
         proc.send_signal(signal.SIGINT)
         return proc.wait()
     finally:
+        if heartbeat:
+            heartbeat.stop()
         if reporter:
             reporter.stop()
 
@@ -111,19 +118,26 @@ def print_param_changes(project: Project) -> None:
 def take_over(project: Project, snakemake_base: list[str], orphans: str) -> None:
     """Refuse if another run is alive; otherwise clean up after a dead one."""
     root = project.root
-    previous = last_run(root)
-    if run_is_alive(previous) and previous.get("pid") != os.getpid():
+    previous, verdict = run_liveness(root)
+    if previous and verdict.alive and verdict.local:
         raise CrboostError(
-            f"another run of this project is alive: host {previous['host']} pid {previous['pid']} "
-            f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(previous['started']))}; "
-            "wait for it or stop it"
+            f"another run of this project is alive: {describe_run(previous)} ({verdict.why}); "
+            f"wait for it or stop it (kill {previous.get('pid')})"
+        )
+    if previous and verdict.alive:
+        raise CrboostError(
+            f"another run of this project may be alive: {describe_run(previous)} ({verdict.why}); "
+            "crboost cannot see processes on another host and counts that run as gone once "
+            f"its heartbeat ({RUN_FILE}) is {STALE_AFTER:.0f} s old: stop it there, or wait"
         )
     handle_leftover_tasks(project, orphans)
     settle_finished_tasks(project)
     locks = root / ".snakemake" / "locks"
     if locks.is_dir() and any(locks.iterdir()):
         who = f"host {previous['host']} pid {previous['pid']}" if previous else "an earlier run"
-        print(f"crboost: clearing the Snakemake lock left by {who}, which is gone", file=sys.stderr)
+        why = f" ({verdict.why})" if previous else ""
+        print(f"crboost: clearing the Snakemake lock left by {who}, which is gone{why}",
+              file=sys.stderr)  # fmt: skip
         subprocess.run([*snakemake_base, "--unlock"], cwd=root, capture_output=True, check=False)
 
 

@@ -151,18 +151,22 @@ def build_manifest(
     parsed: dict[str, tuple[str, TiltSeriesMdoc | dict]] = {}
     fresh: dict[str, TiltSeriesMdoc] = {}
     skipped: dict[str, str] = {}
-    first_file: dict[str, str] = {}
+    first_file: dict[str, tuple[str, str]] = {}
     for path in mdoc_paths:
         if Path(path).name.lower().endswith("_override.mdoc"):
             skipped[Path(path).name] = "Tomo5 override mdoc, not a tilt series"
             continue
         name, name_warning = tilt_series_name(path, data.tilt_series_prefix)
-        if name in first_file:
+        # names differing only in case would share files on case-insensitive file systems
+        if name.lower() in first_file:
+            other, other_name = first_file[name.lower()]
+            same = repr(name) if other_name == name else f"{other_name!r} and {name!r}"
             raise ConfigError(
-                f"data.mdocs: {first_file[name]} and {path} both give tilt series {name!r}; "
+                f"data.mdocs: {other} and {path} both give tilt series {same}"
+                f"{'' if other_name == name else ' (the same name ignoring case)'}; "
                 "rename one or use separate projects"
             )
-        first_file[name] = path
+        first_file[name.lower()] = (path, name)
         source = _reusable_record(root, old, path, name)
         if source is None:
             try:
@@ -171,7 +175,9 @@ def build_manifest(
                 if e.kind == "not_tilt_series" or (
                     e.kind == "incomplete" and data.skip_incomplete_mdocs
                 ):
-                    skipped[name] = str(e)
+                    # the reason without the path: the key names it, and a moved data folder
+                    # must not change what the import job reports (it would re-run)
+                    skipped[name] = str(e).removeprefix(f"{path}: ")
                     continue
                 raise
             if name_warning:

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from . import sanity
 from .errors import MdocError
+from .names import safe_tilt_series_name
 
 # mdocfile logs every alias and unknown key as a warning; those are not problems for us.
 logging.getLogger("mdocfile").setLevel(logging.ERROR)
@@ -31,7 +33,6 @@ logging.getLogger("mdocfile").setLevel(logging.ERROR)
 CORE_SECTION_KEYS = ("TiltAngle", "SubFramePath", "DateTime", "ExposureDose", "NumSubFrames")
 
 _IMAGE_EXTENSIONS = (".mrc", ".st", ".tif", ".tiff", ".eer", ".mrcs", ".ali")
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_+-]")
 _UNSAFE_FILE = re.compile(r"[^A-Za-z0-9_.+-]")
 _MONTHS = {
     m: i
@@ -94,9 +95,9 @@ class TiltSeriesMdoc:
 def tilt_series_name(mdoc_path: str | Path, prefix: str = "") -> tuple[str, str | None]:
     """The tilt-series name of an mdoc, and a warning when it had to be made safe.
 
-    `TS_01.mrc.mdoc` -> `TS_01`. Characters other than letters, digits, `_ + -` become `_`
-    because the name is a STAR data-block name (`data_<name>`), a file name and a command-line
-    argument; RELION's block names cannot hold spaces.
+    `TS_01.mrc.mdoc` -> `TS_01`. The name is a STAR data-block name and value, a file name and a
+    command-line argument: characters other than letters, digits, `_ + -` become `_`, and names
+    that would break a STAR file are changed (crboost/names.py).
     """
     base = Path(mdoc_path).name
     if base.lower().endswith(".mdoc"):
@@ -106,10 +107,8 @@ def tilt_series_name(mdoc_path: str | Path, prefix: str = "") -> tuple[str, str 
             base = base[: -len(ext)]
             break
     raw = f"{prefix}_{base}" if prefix else base
-    safe = _UNSAFE_NAME.sub("_", raw)
-    if safe.startswith("-"):
-        safe = "_" + safe[1:]
-    if not safe.strip("_"):
+    safe = safe_tilt_series_name(raw)
+    if safe is None:
         raise MdocError(f"{mdoc_path}: cannot make a tilt-series name from the file name")
     warning = None if safe == raw else f"tilt-series name {raw!r} made safe as {safe!r}"
     return safe, warning
@@ -192,38 +191,67 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
     software = _software(titles, global_data)
     _check_complete(path, sections, lines, starts)
 
-    pixel_spacing = _first([s.PixelSpacing for s in sections]) or global_data.PixelSpacing
-    binning = _median([s.Binning for s in sections if s.Binning]) or 1.0
+    pixel_spacing = _sane(path, "PixelSpacing", sanity.PIXEL_SIZE, global_data.PixelSpacing)
+    for s in sections:
+        spacing = _sane(path, f"[ZValue = {s.ZValue}] PixelSpacing", sanity.PIXEL_SIZE,
+                        s.PixelSpacing)  # fmt: skip
+        pixel_spacing = pixel_spacing or spacing  # the header's, else the first section's
+    binnings = [
+        _sane(path, f"[ZValue = {s.ZValue}] Binning", sanity.BINNING, s.Binning) for s in sections
+    ]
+    binning = _median(binnings) or 1.0
     pixel_size = None
     if pixel_spacing:
         pixel_size = round(pixel_spacing / binning, 6)
+        _sane(path, "PixelSpacing/Binning", sanity.PIXEL_SIZE, pixel_size)
         if binning != 1:
             warnings.append(
                 f"images were binned x{binning:g} by the camera software: movie pixel size taken "
                 f"as PixelSpacing/Binning = {pixel_size:g} A; check it (super-resolution movies?)"
             )
-    voltage = global_data.Voltage or _first([s.Voltage for s in sections])
+        _warn_odd(warnings, sanity.PIXEL_SIZE, pixel_size)
+    voltage = _sane(path, "Voltage", sanity.VOLTAGE, global_data.Voltage or None) or _first(
+        [_sane(path, f"[ZValue = {s.ZValue}] Voltage", sanity.VOLTAGE, s.Voltage or None)
+         for s in sections]
+    )  # fmt: skip
     if not voltage:
         warnings.append("no Voltage in the mdoc")
+    else:
+        _warn_odd(warnings, sanity.VOLTAGE, voltage)
     tilt_axis, axis_source = _tilt_axis(titles, sections, software)
     if tilt_axis is None:
         warnings.append("no tilt axis angle in the titles and no RotationAngle")
+    else:
+        _sane(path, f"tilt axis ({axis_source})", sanity.TILT_AXIS, tilt_axis)
 
     detector = None
     if global_data.ImageSize:
         w, h = global_data.ImageSize
         detector = (int(round(w * binning)), int(round(h * binning)))
 
+    z_values = [s.ZValue for s in sections]
+    repeated = sorted({z for z in z_values if z_values.count(z) > 1})
+    if repeated:
+        raise MdocError(
+            f"{path}: ZValue {', '.join(map(str, repeated))} appears more than once "
+            "(two mdocs joined, or an edited file)"
+        )
+
     tilts = []
     for index, s in enumerate(sections):
         if s.TiltAngle is None:
             raise MdocError(f"{path}: section [ZValue = {s.ZValue}] has no TiltAngle")
+        angle = _sane(path, f"[ZValue = {s.ZValue}] TiltAngle", sanity.TILT_ANGLE, s.TiltAngle,
+                      nan_is_missing=False)  # fmt: skip
         if not s.SubFramePath or not str(s.SubFramePath).strip():
             raise MdocError(
                 f"{path}: section [ZValue = {s.ZValue}] has no SubFramePath (movies not saved?)"
             )
         raw_path = _raw_value(lines, starts, index, "SubFramePath") or str(s.SubFramePath)
-        dose, dose_source = _tilt_dose(s, pixel_size)
+        try:
+            dose, dose_source = _tilt_dose(path, s, pixel_size)
+        except sanity.SenseError as e:
+            raise MdocError(str(e)) from None
         acquired = None
         if s.DateTime:
             try:
@@ -233,14 +261,14 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
         tilts.append(
             Tilt(
                 z_value=int(s.ZValue),
-                tilt_angle=float(s.TiltAngle),
+                tilt_angle=angle,
                 sub_frame_path=raw_path,
                 movie=movie_basename(raw_path),
                 dose=dose,
                 dose_source=dose_source,
-                num_frames=int(s.NumSubFrames) if s.NumSubFrames else None,
+                num_frames=int(s.NumSubFrames) if s.NumSubFrames and s.NumSubFrames > 0 else None,
                 acquired=acquired,
-                target_defocus=s.TargetDefocus,
+                target_defocus=sanity.known(s.TargetDefocus),
             )
         )
 
@@ -258,10 +286,14 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
     if len(set(movies)) != len(movies):
         dup = sorted({m for m in movies if movies.count(m) > 1})
         raise MdocError(f"{path}: several tilts name the same movie: {', '.join(dup)}")
-    if not any(t.dose for t in tilts):
+    doses = [t.dose for t in tilts if t.dose]
+    if not doses:
         warnings.append(
             "no dose in the mdoc (ExposureDose 0 or missing, no FrameDosesAndNumber, no DoseRate)"
         )
+    else:
+        _warn_odd(warnings, sanity.DOSE_PER_TILT, statistics.median(doses))
+    warnings += sanity.time_stamp_warnings([t.acquired for t in tilts if t.acquired])
 
     return TiltSeriesMdoc(
         path=path,
@@ -363,23 +395,54 @@ def _raw_value(lines: list[str], starts: list[int], index: int, key: str) -> str
     return None
 
 
-def _tilt_dose(section, pixel_size: float | None) -> tuple[float | None, str]:
-    if section.ExposureDose and section.ExposureDose > 0:
-        return float(section.ExposureDose), "ExposureDose"
-    frames = section.FrameDosesAndNumbers or []
-    frame_total = sum(d * n for d, n in frames)
-    if frame_total > 0:
-        return float(frame_total), "FrameDosesAndNumber"
+def _tilt_dose(path: Path, section, pixel_size: float | None) -> tuple[float | None, str]:
+    """The dose of one tilt from the first source that knows it. 0 and NaN mean unknown (SerialEM
+    writes 0 without a dose calibration, Tomo5 NaN); negative, infinite or absurd values stop."""
+    where = f"[ZValue = {section.ZValue}]"
+    exposure = sanity.known(section.ExposureDose)
+    if exposure:
+        return sanity.checked(sanity.DOSE_PER_TILT, exposure, f"{path}: {where} ExposureDose"), (
+            "ExposureDose"
+        )
+    frames = [(sanity.known(d), n) for d, n in section.FrameDosesAndNumbers or []]
+    if frames and all(d is not None and n > 0 for d, n in frames):
+        total = sum(d * n for d, n in frames)
+        if total:
+            shown = " ".join(f"{d:g} {n}" for d, n in frames)
+            sanity.checked(sanity.DOSE_PER_TILT, total,
+                           f"{path}: {where} FrameDosesAndNumber = {shown}, in total")  # fmt: skip
+            return float(total), "FrameDosesAndNumber"
     # SerialEM's DoseRate is electrons per unbinned pixel per second.
-    if section.DoseRate and section.ExposureTime and pixel_size:
-        return float(
-            section.DoseRate * section.ExposureTime / pixel_size**2
-        ), "DoseRate*ExposureTime"
+    rate, seconds = sanity.known(section.DoseRate), sanity.known(section.ExposureTime)
+    if rate and seconds and pixel_size:
+        sanity.checked(sanity.DOSE_RATE, rate, f"{path}: {where} DoseRate")
+        sanity.checked(sanity.EXPOSURE_TIME, seconds, f"{path}: {where} ExposureTime")
+        dose = rate * seconds / pixel_size**2
+        sanity.checked(sanity.DOSE_PER_TILT, dose,
+                       f"{path}: {where} DoseRate*ExposureTime/pixel size^2")  # fmt: skip
+        return float(dose), "DoseRate*ExposureTime"
     return None, "none"
 
 
+def _sane(path: Path, key: str, quantity, value, nan_is_missing: bool = True) -> float | None:
+    """A value of the mdoc checked for sense (MdocError naming file, key, value and range);
+    None when missing (or NaN, Tomo5's 'unknown', where that is allowed)."""
+    if value is None or (nan_is_missing and sanity.known(value) is None):
+        return None
+    try:
+        return sanity.checked(quantity, value, f"{path}: {key}")
+    except sanity.SenseError as e:
+        raise MdocError(str(e)) from None
+
+
+def _warn_odd(warnings: list[str], quantity, value: float) -> None:
+    oddity = quantity.oddity(value)
+    if oddity:
+        warnings.append(oddity)
+
+
 def _tilt_axis(titles: list[str], sections, software: str) -> tuple[float | None, str]:
-    rotations = [s.RotationAngle for s in sections if s.RotationAngle is not None]
+    rotations = [sanity.known(s.RotationAngle) for s in sections]
     rotation = _median(rotations)
     if software == "Tomo5":
         for title in titles:

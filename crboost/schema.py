@@ -99,7 +99,14 @@ def describe(error, data: Any = None) -> str:
         return f"{where}{missing}: required key is missing"
     value = error.instance
     shown = repr(value) if not isinstance(value, (dict, list)) else f"{type(value).__name__}"
-    return f"{key} = {shown}: {_allowed(error)}"
+    return f"{key} = {shown}: {_allowed(error)}{_meaning(error.schema)}"
+
+
+def _meaning(schema: Any) -> str:
+    """` (what the key is, with its unit)` for a number out of range."""
+    described = isinstance(schema, dict) and schema.get("type") in ("number", "integer")
+    text = schema.get("description", "") if described else ""
+    return f" ({text.rstrip('.')})" if text else ""
 
 
 def _allowed(error) -> str:

@@ -36,10 +36,10 @@ class JobStatus:
 
 def project_status(project: Project, reconcile_statuses: bool = True) -> list[JobStatus]:
     from .jobsetup import job_spec
-    from .runstate import last_run, reconcile, run_is_alive
+    from .runstate import reconcile, run_is_alive
 
     root = project.root
-    alive = run_is_alive(last_run(root))
+    alive = run_is_alive(root)
     if reconcile_statuses:
         reconcile(project, alive=alive)
     processes = {}
