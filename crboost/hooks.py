@@ -43,12 +43,38 @@ def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
 
 
 def save_manifest(project: Project) -> None:
-    """Write the refreshed manifest; links of movies that moved follow them."""
+    """Write the refreshed manifest; links of movies that moved follow them; tilt series skipped
+    since the import job last ran are added to its run.out."""
     if project.manifest.changed:
         from .frames import relink_moved_movies
 
         relink_moved_movies(project.root, project.manifest.records.values())
         project.manifest.write(project.root)
+    note_skipped(project)
+
+
+def note_skipped(project: Project) -> list[str]:
+    """The import job's run.out lists every skipped tilt series (its gather writes them). One
+    skipped later (an mdoc added without its movies) changes no tilt series, so nothing re-runs:
+    its line is appended here, so that run.out never says less than the data."""
+    import time
+
+    job = project.of_type("importmovies")[0]
+    log = project.root / job.dir / "run.out"
+    try:
+        known = set(log.read_text().splitlines())
+    except OSError:
+        return []  # the import job has not run: its gather will list them
+    new = [
+        f"skipped {name}: {why}"
+        for name, why in sorted(project.manifest.skipped.items())
+        if f"skipped {name}: {why}" not in known
+    ]
+    if new:
+        with open(log, "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} found at the start of a run:\n")
+            f.write("".join(line + "\n" for line in new))
+    return new
 
 
 def on_finish(project: Project, log: str | list[str] | None = None) -> None:

@@ -22,6 +22,7 @@ from .jobs import DEFAULT_PIPELINE
 from .manifest import Manifest, load_manifest
 from .project import build_jobs, load_project
 from .relion.pipeline import PIPELINE_FILE, Pipeline, read_pipeline
+from .sanity import DOSE_PER_TILT, checked
 
 #: Config keys filled from the mdocs, and the inferred attribute each comes from.
 INFERRED_KEYS = {
@@ -110,6 +111,8 @@ def init_project(
         reasons = "; ".join(f"{k}: {v}" for k, v in manifest.skipped.items())
         raise ConfigError(f"data.mdocs = {data_cfg.mdocs!r}: no usable tilt series ({reasons})")
     dose = sets.get("acquisition.dose_per_tilt")
+    if dose is not None:
+        dose = checked(DOSE_PER_TILT, dose, "--set acquisition.dose_per_tilt")
     inferred = infer(list(manifest.parsed.values()), dose_override=dose)
 
     notes = {}

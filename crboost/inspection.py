@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CrboostError
+from .globbing import GlobTooLarge, glob_files
 from .inference import infer
-from .manifest import glob_files
 from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc, tilt_series_name
 
 
@@ -100,7 +100,11 @@ def _describe(mdoc: TiltSeriesMdoc, dose_override: float | None) -> dict[str, An
 
 def _movie_names(pattern: str) -> set[str]:
     names = set()
-    for p in glob_files(Path.cwd(), pattern):
+    try:
+        paths = glob_files(Path.cwd(), pattern)
+    except GlobTooLarge as e:
+        raise CrboostError(f"--movies {pattern}: {e}") from None
+    for p in paths:
         base = os.path.basename(p)
         names.update((base, Path(base).stem))
     return names

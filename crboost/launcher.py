@@ -47,6 +47,8 @@ def run_project(
     base = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile()),
             "--configfile", str(config.resolve())]  # fmt: skip
     dry = any(a in DRY_RUN_FLAGS for a in snakemake_args)
+    print_skipped(project)
+    check_tools(project, dry)
     if dry:
         print_param_changes(project)
     else:
@@ -55,7 +57,10 @@ def run_project(
     cmd = [*base, "--profile", str(profile_path), *run_options(project, profile_path),
            *snakemake_args]  # fmt: skip
     # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project
-    proc = subprocess.Popen(cmd, cwd=project_dir)
+    # (arguments given after --: Snakemake's usage text on a wrong one is cut to its error line)
+    stderr = subprocess.PIPE if snakemake_args else None
+    proc = subprocess.Popen(cmd, cwd=project_dir, stderr=stderr, text=True)
+    relay = _start_relay(proc.stderr) if stderr else None
     heartbeat = None
     if not dry:
         record_run(project.root, pid=proc.pid)
@@ -71,10 +76,37 @@ def run_project(
         proc.send_signal(signal.SIGINT)
         return proc.wait()
     finally:
+        if relay:
+            relay.join(timeout=10)
         if heartbeat:
             heartbeat.stop()
         if reporter:
             reporter.stop()
+
+
+def _start_relay(stream) -> threading.Thread:
+    thread = threading.Thread(target=relay_stderr, args=(stream, sys.stderr), daemon=True)
+    thread.start()
+    return thread
+
+
+def relay_stderr(stream, out) -> None:
+    """Copy Snakemake's stderr; if it starts with argparse's usage text (a wrong argument after
+    --), print only Snakemake's error line."""
+    first = stream.readline()
+    if first.startswith("usage:"):
+        text = first + stream.read()
+        error = next((ln for ln in text.splitlines() if ": error: " in ln), None)
+        if error is None:
+            out.write(text)
+        else:
+            out.write(f"crboost: snakemake: {error.split(': error: ', 1)[1]} (the arguments "
+                      "after -- go to snakemake; see snakemake --help)\n")  # fmt: skip
+        out.flush()
+        return
+    for line in [first, *iter(stream.readline, "")]:
+        out.write(line)
+        out.flush()
 
 
 def run_options(project: Project, profile_path: Path) -> list[str]:
@@ -104,6 +136,26 @@ def run_options(project: Project, profile_path: Path) -> list[str]:
     if profile.get("executor") == "slurm":
         options += ["--slurm-jobname-prefix", job_name_prefix(project.root)]
     return options
+
+
+def check_tools(project: Project, dry: bool) -> None:
+    """Tools the remaining work needs, found before anything starts (a dry run only warns)."""
+    from .preflight import missing_tools
+
+    problems = missing_tools(project)
+    if problems and not dry:
+        raise CrboostError("; ".join(problems))
+    for problem in problems:
+        print(f"crboost: warning: {problem}", file=sys.stderr)
+
+
+def print_skipped(project: Project) -> None:
+    """What the data has that is not imported, and why (also in the import job's run.out and
+    in `crboost status`)."""
+    from .status import skipped_lines
+
+    for line in skipped_lines(project.manifest.skipped):
+        print(f"crboost: {line}", file=sys.stderr)
 
 
 def print_param_changes(project: Project) -> None:

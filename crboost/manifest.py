@@ -15,7 +15,6 @@ where the raw data lives, so re-pointing `data.movies`/`data.mdocs` at moved dat
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -25,6 +24,7 @@ from typing import Any
 
 from .config import DataConfig
 from .errors import ConfigError, MdocError
+from .globbing import GlobTooLarge, glob_files
 from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc, safe_movie_name, tilt_series_name
 
 STATE_DIR = ".crboost"
@@ -116,12 +116,8 @@ def load_manifest(
         return old
 
     settings = _settings(data)
-    mdoc_paths = glob_files(root, data.mdocs)
-    if not mdoc_paths:
-        raise ConfigError(f"data.mdocs = {data.mdocs!r}: matches no file")
-    movie_paths = glob_files(root, data.movies)
-    if not movie_paths:
-        raise ConfigError(f"data.movies = {data.movies!r}: matches no file")
+    mdoc_paths = data_files(root, "data.mdocs", data.mdocs)
+    movie_paths = data_files(root, "data.movies", data.movies)
     sources = {p: _stat(p) for p in mdoc_paths}
     movies_digest = hashlib.sha1("\n".join(movie_paths).encode()).hexdigest()
 
@@ -303,9 +299,15 @@ def _settings(data: DataConfig) -> dict[str, Any]:
     }
 
 
-def glob_files(root: Path, pattern: str) -> list[str]:
-    full = pattern if os.path.isabs(pattern) else os.path.join(root, pattern)
-    return sorted(p for p in glob.glob(full, recursive=True) if os.path.isfile(p))
+def data_files(root: Path, key: str, pattern: str) -> list[str]:
+    """The files of a data glob of the config; errors name the key."""
+    try:
+        paths = glob_files(root, pattern)
+    except GlobTooLarge as e:
+        raise ConfigError(f"{key} = {pattern!r}: {e}") from None
+    if not paths:
+        raise ConfigError(f"{key} = {pattern!r}: matches no file")
+    return paths
 
 
 def _stat(path: str) -> list[int]:

@@ -165,14 +165,34 @@ def summary_line(jobs: list[JobStatus]) -> str:
     return text + (f"; {changed} with changed params (will re-run)" if changed else "")
 
 
-def as_json(jobs: list[JobStatus]) -> dict[str, Any]:
+#: Reasons of files that were never tilt series (per-movie FrameSet mdocs can be hundreds).
+_NOT_TILT_SERIES = ("not a tilt series",)
+
+
+def skipped_lines(skipped: dict[str, str], indent: str = "") -> list[str]:
+    """One line per skipped tilt series with its reason; files that are not tilt series at
+    all are named on one line when there are many."""
+    other = {k: v for k, v in skipped.items() if not v.endswith(_NOT_TILT_SERIES)}
+    not_ts = sorted(set(skipped) - set(other))
+    lines = [f"{indent}skipped {name}: {why}" for name, why in sorted(other.items())]
+    if len(not_ts) > 3:
+        shown = ", ".join(not_ts[:5]) + (", ..." if len(not_ts) > 5 else "")
+        lines.append(f"{indent}skipped {len(not_ts)} files that are not tilt series "
+                     f"(per-movie, montage or override mdocs): {shown}")  # fmt: skip
+    else:
+        lines += [f"{indent}skipped {name}: {skipped[name]}" for name in not_ts]
+    return lines
+
+
+def as_json(jobs: list[JobStatus], skipped: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "jobs": [{k: v for k, v in asdict(j).items() if k != "changes"} for j in jobs],
+        "skipped": dict(sorted((skipped or {}).items())),
         "summary": summary_line(jobs),
     }
 
 
-def format_table(jobs: list[JobStatus]) -> str:
+def format_table(jobs: list[JobStatus], skipped: dict[str, str] | None = None) -> str:
     rows = [f"{'job':<14} {'type':<14} {'dir':<17} {'status':<10} {'tilt series':>12}  params"]
     for j in jobs:
         ts = j.tilt_series
@@ -187,5 +207,6 @@ def format_table(jobs: list[JobStatus]) -> str:
             rows.append(f"{'':<14}   changed {change}")
         if j.error:
             rows.append(f"{'':<14}   error: {j.error}")
+    rows += skipped_lines(skipped or {})
     rows.append(summary_line(jobs))
     return "\n".join(rows)
