@@ -229,6 +229,8 @@ def _print_init(result) -> None:
     print(f"tilt series: {len(m.tilt_series)} usable, {len(m.skipped)} skipped")
     for name, reason in m.skipped.items():
         print(f"  skipped {name}: {reason}")
+    for message in m.renamed():
+        print(f"  {message}")
     for w in result.inferred.warnings:
         print(f"  warning: {w}")
     for name, job_dir in result.adopted.items():

@@ -60,7 +60,8 @@ def run_project(
     # (arguments given after --: Snakemake's usage text on a wrong one is cut to its error line)
     stderr = subprocess.PIPE if snakemake_args else None
     proc = subprocess.Popen(cmd, cwd=project_dir, stderr=stderr, text=True)
-    relay = _start_relay(proc.stderr) if stderr else None
+    usage_error: list[str] = []  # filled by the relay when Snakemake refuses its arguments
+    relay = _start_relay(proc.stderr, usage_error) if stderr else None
     heartbeat = None
     if not dry:
         record_run(project.root, pid=proc.pid)
@@ -81,18 +82,20 @@ def run_project(
         if heartbeat:
             heartbeat.stop()
         if reporter:
-            reporter.stop()
+            reporter.stop(report=not usage_error)
 
 
-def _start_relay(stream) -> threading.Thread:
-    thread = threading.Thread(target=relay_stderr, args=(stream, sys.stderr), daemon=True)
+def _start_relay(stream, usage_error: list[str]) -> threading.Thread:
+    thread = threading.Thread(
+        target=relay_stderr, args=(stream, sys.stderr, usage_error), daemon=True
+    )
     thread.start()
     return thread
 
 
-def relay_stderr(stream, out) -> None:
+def relay_stderr(stream, out, usage_error: list[str]) -> None:
     """Copy Snakemake's stderr; if it starts with argparse's usage text (a wrong argument after
-    --), print only Snakemake's error line."""
+    --), print only Snakemake's error line (and note it in usage_error)."""
     first = stream.readline()
     if first.startswith("usage:"):
         text = first + stream.read()
@@ -100,6 +103,7 @@ def relay_stderr(stream, out) -> None:
         if error is None:
             out.write(text)
         else:
+            usage_error.append(error)
             out.write(f"crboost: snakemake: {error.split(': error: ', 1)[1]} (the arguments "
                       "after -- go to snakemake; see snakemake --help)\n")  # fmt: skip
         out.flush()
@@ -151,11 +155,13 @@ def check_tools(project: Project, dry: bool) -> None:
 
 def print_skipped(project: Project) -> None:
     """What the data has that is not imported, and why (also in the import job's run.out and
-    in `crboost status`)."""
+    in `crboost status`); new tilt series whose names had to be made safe."""
     from .status import skipped_lines
 
     for line in skipped_lines(project.manifest.skipped):
         print(f"crboost: {line}", file=sys.stderr)
+    for message in project.manifest.renamed():
+        print(f"crboost: {message}", file=sys.stderr)
 
 
 def print_param_changes(project: Project) -> None:
@@ -310,10 +316,11 @@ class Progress:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, report: bool = True) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
-        self._report()
+        if report:
+            self._report()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

@@ -25,7 +25,13 @@ from typing import Any
 from .config import DataConfig
 from .errors import ConfigError, MdocError
 from .globbing import GlobTooLarge, glob_files
-from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc, safe_movie_name, tilt_series_name
+from .mdoc import (
+    NAME_WARNING,
+    TiltSeriesMdoc,
+    read_tilt_series_mdoc,
+    safe_movie_name,
+    tilt_series_name,
+)
 
 STATE_DIR = ".crboost"
 INDEX_PATH = f"{STATE_DIR}/manifest.json"
@@ -50,6 +56,11 @@ class Manifest:
     @property
     def names(self) -> list[str]:
         return list(self.tilt_series)
+
+    def renamed(self) -> list[str]:
+        """Messages of tilt series named differently from their mdoc (first seen in this
+        refresh: said once, when they appear)."""
+        return [w for m in self.parsed.values() for w in m.warnings if w.startswith(NAME_WARNING)]
 
     def fingerprint(self, name: str) -> str:
         return self.tilt_series[name]["fingerprint"]

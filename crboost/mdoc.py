@@ -32,6 +32,8 @@ logging.getLogger("mdocfile").setLevel(logging.ERROR)
 #: sign of a truncated or hand-edited file.
 CORE_SECTION_KEYS = ("TiltAngle", "SubFramePath", "DateTime", "ExposureDose", "NumSubFrames")
 
+#: how the message about a tilt-series name made safe starts
+NAME_WARNING = "tilt-series name"
 _IMAGE_EXTENSIONS = (".mrc", ".st", ".tif", ".tiff", ".eer", ".mrcs", ".ali")
 _UNSAFE_FILE = re.compile(r"[^A-Za-z0-9_.+-]")
 _MONTHS = {
@@ -110,7 +112,7 @@ def tilt_series_name(mdoc_path: str | Path, prefix: str = "") -> tuple[str, str 
     safe = safe_tilt_series_name(raw)
     if safe is None:
         raise MdocError(f"{mdoc_path}: cannot make a tilt-series name from the file name")
-    warning = None if safe == raw else f"tilt-series name {raw!r} made safe as {safe!r}"
+    warning = None if safe == raw else f"{NAME_WARNING} {raw!r} made safe as {safe!r}"
     return safe, warning
 
 
@@ -247,7 +249,11 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
             raise MdocError(
                 f"{path}: section [ZValue = {s.ZValue}] has no SubFramePath (movies not saved?)"
             )
-        raw_path = _raw_value(lines, starts, index, "SubFramePath") or str(s.SubFramePath)
+        raw_path = _raw_value(lines, starts, index, "SubFramePath") or ""
+        if not raw_path.strip():  # mdocfile makes an empty one the path "."
+            raise MdocError(
+                f"{path}: section [ZValue = {s.ZValue}] has no SubFramePath (movies not saved?)"
+            )
         try:
             dose, dose_source = _tilt_dose(path, s, pixel_size)
         except sanity.SenseError as e:

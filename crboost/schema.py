@@ -7,6 +7,7 @@ Regenerate after changing a model:  python -m crboost.schema > workflow/schemas/
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -126,8 +127,19 @@ def _allowed(error) -> str:
         options = arg if isinstance(arg, list) else [arg]
         return "must be one of: " + ", ".join(str(o) for o in options)
     if v == "type":
-        return f"must be of type {arg}"
+        return f"must be of type {arg}{_number_as_text(error.instance, arg)}"
     return error.message
+
+
+def _number_as_text(value: Any, wanted: Any) -> str:
+    """YAML 1.1 reads `1e12` (no dot) as text: say how to write it as a number."""
+    if not isinstance(value, str) or "number" not in str(wanted):
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    return f" (YAML reads {value} as text; write {number!r})" if math.isfinite(number) else ""
 
 
 def _synced_key(data: Any, path: list[Any], key: str) -> str | None:
