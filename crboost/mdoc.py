@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import sanity
 from .errors import MdocError
+from .mdocvalues import sane, tilt_dose, warn_odd
 from .names import safe_tilt_series_name
 
 # mdocfile logs every alias and unknown key as a warning; those are not problems for us.
@@ -193,38 +194,38 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
     software = _software(titles, global_data)
     _check_complete(path, sections, lines, starts)
 
-    pixel_spacing = _sane(path, "PixelSpacing", sanity.PIXEL_SIZE, global_data.PixelSpacing)
+    pixel_spacing = sane(path, "PixelSpacing", sanity.PIXEL_SIZE, global_data.PixelSpacing)
     for s in sections:
-        spacing = _sane(path, f"[ZValue = {s.ZValue}] PixelSpacing", sanity.PIXEL_SIZE,
+        spacing = sane(path, f"[ZValue = {s.ZValue}] PixelSpacing", sanity.PIXEL_SIZE,
                         s.PixelSpacing)  # fmt: skip
         pixel_spacing = pixel_spacing or spacing  # the header's, else the first section's
     binnings = [
-        _sane(path, f"[ZValue = {s.ZValue}] Binning", sanity.BINNING, s.Binning) for s in sections
+        sane(path, f"[ZValue = {s.ZValue}] Binning", sanity.BINNING, s.Binning) for s in sections
     ]
     binning = _median(binnings) or 1.0
     pixel_size = None
     if pixel_spacing:
         pixel_size = round(pixel_spacing / binning, 6)
-        _sane(path, "PixelSpacing/Binning", sanity.PIXEL_SIZE, pixel_size)
+        sane(path, "PixelSpacing/Binning", sanity.PIXEL_SIZE, pixel_size)
         if binning != 1:
             warnings.append(
                 f"images were binned x{binning:g} by the camera software: movie pixel size taken "
                 f"as PixelSpacing/Binning = {pixel_size:g} A; check it (super-resolution movies?)"
             )
-        _warn_odd(warnings, sanity.PIXEL_SIZE, pixel_size)
-    voltage = _sane(path, "Voltage", sanity.VOLTAGE, global_data.Voltage or None) or _first(
-        [_sane(path, f"[ZValue = {s.ZValue}] Voltage", sanity.VOLTAGE, s.Voltage or None)
+        warn_odd(warnings, sanity.PIXEL_SIZE, pixel_size)
+    voltage = sane(path, "Voltage", sanity.VOLTAGE, global_data.Voltage or None) or _first(
+        [sane(path, f"[ZValue = {s.ZValue}] Voltage", sanity.VOLTAGE, s.Voltage or None)
          for s in sections]
     )  # fmt: skip
     if not voltage:
         warnings.append("no Voltage in the mdoc")
     else:
-        _warn_odd(warnings, sanity.VOLTAGE, voltage)
+        warn_odd(warnings, sanity.VOLTAGE, voltage)
     tilt_axis, axis_source = _tilt_axis(titles, sections, software)
     if tilt_axis is None:
         warnings.append("no tilt axis angle in the titles and no RotationAngle")
     else:
-        _sane(path, f"tilt axis ({axis_source})", sanity.TILT_AXIS, tilt_axis)
+        sane(path, f"tilt axis ({axis_source})", sanity.TILT_AXIS, tilt_axis)
 
     detector = None
     if global_data.ImageSize:
@@ -243,19 +244,15 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
     for index, s in enumerate(sections):
         if s.TiltAngle is None:
             raise MdocError(f"{path}: section [ZValue = {s.ZValue}] has no TiltAngle")
-        angle = _sane(path, f"[ZValue = {s.ZValue}] TiltAngle", sanity.TILT_ANGLE, s.TiltAngle,
+        angle = sane(path, f"[ZValue = {s.ZValue}] TiltAngle", sanity.TILT_ANGLE, s.TiltAngle,
                       nan_is_missing=False)  # fmt: skip
-        if not s.SubFramePath or not str(s.SubFramePath).strip():
-            raise MdocError(
-                f"{path}: section [ZValue = {s.ZValue}] has no SubFramePath (movies not saved?)"
-            )
         raw_path = _raw_value(lines, starts, index, "SubFramePath") or ""
         if not raw_path.strip():  # mdocfile makes an empty one the path "."
             raise MdocError(
                 f"{path}: section [ZValue = {s.ZValue}] has no SubFramePath (movies not saved?)"
             )
         try:
-            dose, dose_source = _tilt_dose(path, s, pixel_size)
+            dose, dose_source = tilt_dose(path, s, pixel_size)
         except sanity.SenseError as e:
             raise MdocError(str(e)) from None
         acquired = None
@@ -298,7 +295,7 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
             "no dose in the mdoc (ExposureDose 0 or missing, no FrameDosesAndNumber, no DoseRate)"
         )
     else:
-        _warn_odd(warnings, sanity.DOSE_PER_TILT, statistics.median(doses))
+        warn_odd(warnings, sanity.DOSE_PER_TILT, statistics.median(doses))
     warnings += sanity.time_stamp_warnings([t.acquired for t in tilts if t.acquired])
 
     return TiltSeriesMdoc(
@@ -399,52 +396,6 @@ def _raw_value(lines: list[str], starts: list[int], index: int, key: str) -> str
         if sep and k.strip() == key:
             return v.strip()
     return None
-
-
-def _tilt_dose(path: Path, section, pixel_size: float | None) -> tuple[float | None, str]:
-    """The dose of one tilt from the first source that knows it. 0 and NaN mean unknown (SerialEM
-    writes 0 without a dose calibration, Tomo5 NaN); negative, infinite or absurd values stop."""
-    where = f"[ZValue = {section.ZValue}]"
-    exposure = sanity.known(section.ExposureDose)
-    if exposure:
-        return sanity.checked(sanity.DOSE_PER_TILT, exposure, f"{path}: {where} ExposureDose"), (
-            "ExposureDose"
-        )
-    frames = [(sanity.known(d), n) for d, n in section.FrameDosesAndNumbers or []]
-    if frames and all(d is not None and n > 0 for d, n in frames):
-        total = sum(d * n for d, n in frames)
-        if total:
-            shown = " ".join(f"{d:g} {n}" for d, n in frames)
-            sanity.checked(sanity.DOSE_PER_TILT, total,
-                           f"{path}: {where} FrameDosesAndNumber = {shown}, in total")  # fmt: skip
-            return float(total), "FrameDosesAndNumber"
-    # SerialEM's DoseRate is electrons per unbinned pixel per second.
-    rate, seconds = sanity.known(section.DoseRate), sanity.known(section.ExposureTime)
-    if rate and seconds and pixel_size:
-        sanity.checked(sanity.DOSE_RATE, rate, f"{path}: {where} DoseRate")
-        sanity.checked(sanity.EXPOSURE_TIME, seconds, f"{path}: {where} ExposureTime")
-        dose = rate * seconds / pixel_size**2
-        sanity.checked(sanity.DOSE_PER_TILT, dose,
-                       f"{path}: {where} DoseRate*ExposureTime/pixel size^2")  # fmt: skip
-        return float(dose), "DoseRate*ExposureTime"
-    return None, "none"
-
-
-def _sane(path: Path, key: str, quantity, value, nan_is_missing: bool = True) -> float | None:
-    """A value of the mdoc checked for sense (MdocError naming file, key, value and range);
-    None when missing (or NaN, Tomo5's 'unknown', where that is allowed)."""
-    if value is None or (nan_is_missing and sanity.known(value) is None):
-        return None
-    try:
-        return sanity.checked(quantity, value, f"{path}: {key}")
-    except sanity.SenseError as e:
-        raise MdocError(str(e)) from None
-
-
-def _warn_odd(warnings: list[str], quantity, value: float) -> None:
-    oddity = quantity.oddity(value)
-    if oddity:
-        warnings.append(oddity)
 
 
 def _tilt_axis(titles: list[str], sections, software: str) -> tuple[float | None, str]:

@@ -132,6 +132,12 @@ def finished_work(project: Path) -> set[tuple[str, str]]:
             for p in project.glob("*/job*/tilt_series/*.star")}  # fmt: skip
 
 
+def completion_marks(project: Path) -> list[Path]:
+    """Tilt-series STAR files and job sentinels: how far a run has come."""
+    return [*project.glob("*/job*/tilt_series/*.star"),
+            *project.glob("*/job*/RELION_JOB_EXIT_SUCCESS")]  # fmt: skip
+
+
 def results(project: Path) -> dict[str, object]:
     """Every STAR file's text and every MRC file's (data, pixel size), by path."""
     out: dict[str, object] = {}
@@ -201,8 +207,12 @@ def test_random_kills_recover_to_identical_results(tmp_path, subreaper):
     out = run_cli("run", str(reference), env={"CRBOOST_SIM_LEDGER": str(tmp_path / "ref.ledger")})
     duration = time.monotonic() - started
     assert out.returncode == 0, out.stderr[-3000:]
+    started = time.monotonic()
+    assert run_cli("run", str(reference)).returncode == 0
+    overhead = time.monotonic() - started  # a run with nothing to do
     expected = results(reference)
     assert any(p.endswith(".mrc") for p in expected) and any(p.endswith(".star") for p in expected)
+    marks = len(completion_marks(reference))
 
     kills: list[str] = []
     trial = 0
@@ -214,10 +224,10 @@ def test_random_kills_recover_to_identical_results(tmp_path, subreaper):
         watchers: list[threading.Thread] = []
         in_project = 0
         while in_project < KILLS_PER_PROJECT and len(kills) < KILLS:
+            # a random moment of the run: its expected length from what is left to do
+            todo = 1 - len(completion_marks(project)) / marks
+            delay = rng.uniform(0.1, overhead + (duration - overhead) * todo)
             run = start_run(project, ledger, log)
-            # the first kill anywhere in a run; later ones early (the rest of the work is short)
-            span = duration if in_project == 0 else duration / 2
-            delay = rng.uniform(0.2, span)
             try:
                 run.wait(timeout=delay)
             except subprocess.TimeoutExpired:
@@ -248,4 +258,10 @@ def test_random_kills_recover_to_identical_results(tmp_path, subreaper):
         assert {j["status"] for j in status["jobs"]} == {"Succeeded"}, where
         shutil.rmtree(project)
     assert len(kills) == KILLS
+    print(
+        f"{KILLS} kills in {trial} projects (run: {duration:.0f} s, nothing to do: "
+        f"{overhead:.1f} s):",
+        *kills,
+        sep="\n  ",
+    )
     assert {k.split(": ")[1].split()[0] for k in kills} == {"group", "orchestrator"}

@@ -470,3 +470,27 @@ def test_a_glob_that_explodes_stops_with_a_message(tmp_path):
         glob_files(tmp_path, "**/*.mdoc", max_directories=20)
     with pytest.raises(GlobTooLarge, match="matches more than 10 files"):
         glob_files(tmp_path, "*/e/*.mdoc", max_files=10)
+
+
+def test_pipeline_values_that_would_not_read_back_are_refused(tmp_path):
+    """A quote in an alias (RELION allows `'`) comes back as `"` from STAR readers: crboost would
+    lose that job. Such a file is refused when read, and never written."""
+    from crboost.errors import CrboostError
+    from crboost.relion.pipeline import PIPELINE_FILE, Pipeline, read_pipeline, write_pipeline
+
+    pipeline = Pipeline.empty()
+    pipeline.add_process("External/job002/", "External/it's/", "relion.external", "Scheduled")
+    with pytest.raises(CrboostError, match="not written: .*holds a single quote"):
+        write_pipeline(tmp_path, pipeline)
+    assert os.listdir(tmp_path) == []
+    relion = pipeline.to_text()  # what RELION itself would write
+    (tmp_path / PIPELINE_FILE).write_text(relion)
+    with pytest.raises(CrboostError, match='"External/it\'s/" holds a single quote'):
+        read_pipeline(tmp_path / PIPELINE_FILE)
+    assert (tmp_path / PIPELINE_FILE).read_text() == relion
+    pipeline = Pipeline.empty()
+    pipeline.add_process("External/job003/", "External/with space/", "relion.external", "Failed")
+    write_pipeline(tmp_path, pipeline)  # quoted as RELION quotes it: reads back the same
+    assert read_pipeline(tmp_path / PIPELINE_FILE).find("External/job003/").alias == (
+        "External/with space/"
+    )

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from .. import liveness
 from ..errors import CrboostError
+from .roundtrip import check_reads_back, refuse_changed_quotes, risky_values
 from .star import atomic_write, relion_block
 
 if TYPE_CHECKING:
@@ -219,7 +220,7 @@ def read_pipeline(path: str | Path) -> Pipeline:
     except Exception as e:  # starfile raises many kinds on malformed input
         raise CrboostError(f"{path}: cannot read RELION pipeline: {e}") from None
     if "'" in raw:
-        _refuse_changed_quotes(path, raw, data)
+        refuse_changed_quotes(path, raw, data)
     general = data.get("pipeline_general", {})
     counter = general.get("rlnPipeLineJobCounter", 1) if isinstance(general, dict) else 1
     tables = {}
@@ -233,67 +234,16 @@ def read_pipeline(path: str | Path) -> Pipeline:
     return Pipeline(counter=int(counter), tables=tables, version_line=version_line)
 
 
-def _refuse_changed_quotes(path: Path, raw: str, data: dict) -> None:
-    """starfile reads `'` inside a value as `"`; writing such a value back would rename a
-    process (its alias, a node) and crboost would lose track of it: refuse instead."""
-    for block, table in data.items():
-        if not hasattr(table, "columns"):
-            continue
-        for column in table.columns:
-            for value in table[column].astype(str):
-                if '"' in value and value not in raw and value.replace('"', "'") in raw:
-                    original = value.replace('"', "'")
-                    raise CrboostError(
-                        f"{path}: data_{block} {column} {original!r} holds a single quote, which "
-                        "STAR readers change into a double quote; rename it in RELION first"
-                    )
-
-
 def write_pipeline(root: str | Path, pipeline: Pipeline) -> None:
     """Write atomically and tell the RELION GUI to re-read. Call with the lock held. A file
     that would not read back as this pipeline (a value STAR readers change) is not written."""
     root = Path(root)
     text = pipeline.to_text()
-    if _risky_values(pipeline):
-        _check_reads_back(root, text, pipeline)
+    if risky_values(pipeline):
+        check_reads_back(root, text, pipeline)
     atomic_write(root / PIPELINE_FILE, text)
     _write_index_cache(root, PipelineIndex(pipeline.counter, pipeline.process_list()))
     (root / CHANGED_FLAG).touch()
-
-
-def _risky_values(pipeline: Pipeline) -> bool:
-    from ..names import star_problem
-
-    for table in pipeline.tables.values():
-        for column in table.columns:
-            for value in table[column]:
-                text = str(value)
-                if text and text != '""' and star_problem(text, numbers=False):
-                    return True
-    return False
-
-
-def _check_reads_back(root: Path, text: str, pipeline: Pipeline) -> None:
-    probe = root / f".{PIPELINE_FILE}.check{os.getpid()}"
-    try:
-        probe.write_text(text)
-        again = read_pipeline(probe)
-    except CrboostError as e:
-        reason = str(e).removeprefix(f"{probe}: ")
-        raise CrboostError(f"{root / PIPELINE_FILE}: not written: {reason}") from None
-    finally:
-        probe.unlink(missing_ok=True)
-    for block, table in pipeline.tables.items():
-        before = table.astype(str).to_dict("records")
-        after = again.tables[block].astype(str).to_dict("records")
-        if before != after:
-            changed = next(
-                (a, b) for a, b in zip(before, after, strict=False) if a != b
-            ) if len(before) == len(after) else (len(before), len(after))  # fmt: skip
-            raise CrboostError(
-                f"{root / PIPELINE_FILE}: data_{block} would not read back as written "
-                f"({changed[0]} -> {changed[1]}); not written"
-            )
 
 
 # --- a quick view of the processes ---------------------------------------------------------
