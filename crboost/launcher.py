@@ -108,7 +108,9 @@ def relay_stderr(stream, out, usage_error: list[str]) -> None:
                       "after -- go to snakemake; see snakemake --help)\n")  # fmt: skip
         out.flush()
         return
-    for line in [first, *iter(stream.readline, "")]:
+    out.write(first)
+    out.flush()
+    for line in iter(stream.readline, ""):  # line by line, as it comes
         out.write(line)
         out.flush()
 

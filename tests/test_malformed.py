@@ -351,6 +351,28 @@ def test_wrong_snakemake_flag_is_snakemakes_error_line(project):
     assert "unrecognized arguments: --no-such-flag" in line and "snakemake" in line
 
 
+def test_snakemake_output_is_relayed_as_it_comes():
+    import io
+    import threading
+    import time
+
+    from crboost.launcher import relay_stderr
+
+    read, write = os.pipe()
+    out, usage = io.StringIO(), []
+    relay = threading.Thread(target=relay_stderr, args=(os.fdopen(read), out, usage))
+    relay.start()
+    os.write(write, b"Building DAG of jobs...\n")
+    deadline = time.time() + 10
+    while "Building DAG" not in out.getvalue():
+        assert time.time() < deadline, "a line is relayed before Snakemake ends"
+        time.sleep(0.01)
+    os.write(write, b"usage: only at the start means a usage error\n")
+    os.close(write)
+    relay.join(timeout=10)
+    assert out.getvalue().count("\n") == 2 and usage == []
+
+
 def test_missing_tool_is_found_before_any_work(tmp_path, project):
     root = copy_project(project, tmp_path / "p")
     config = root / "crboost.yaml"
