@@ -39,8 +39,8 @@ sys.path.insert(0, str(REPO))
 
 from crboost.cli import DEMO_SETTINGS  # noqa: E402
 from crboost.demo import write_demo_data  # noqa: E402
-from crboost.init import init_project  # noqa: E402
-from crboost.project import load_project  # noqa: E402
+from crboost.project.init import init_project  # noqa: E402
+from crboost.project.load import load_project  # noqa: E402
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 SNAKEFILE = str(REPO / "workflow" / "Snakefile")
@@ -154,8 +154,8 @@ def bench_parse(project: Path, bare: Path, repeat: int) -> tuple[float, float]:
 def finish_fake(project: Path) -> None:
     """Make the project look finished without running tools: set-up, per-tilt-series STAR
     files, job STAR files and sentinels, registered in default_pipeline.star."""
-    from crboost.hooks import register_jobs
-    from crboost.jobsetup import set_up
+    from crboost.running.hooks import register_jobs
+    from crboost.running.jobsetup import set_up
 
     p = load_project(project / "crboost.yaml", remote=True)
     p.manifest.write(project) if p.manifest.changed else None
@@ -169,7 +169,7 @@ def finish_fake(project: Path) -> None:
             (folder / f"{ts}.star").write_text(star)
         (project / job.output_star).write_text(star)
         (project / job.success).touch()
-    from crboost.relion.pipeline import updating_pipeline
+    from crboost.relion.lock import updating_pipeline
 
     with updating_pipeline(project) as pipeline:
         for job in p.jobs:

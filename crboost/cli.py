@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_inspect(args) -> int:
-    from .inspection import format_report, inspect_mdocs
+    from .acquisition.inspection import format_report, inspect_mdocs
 
     report = inspect_mdocs(args.mdocs, args.movies, args.dose_per_tilt)
     if args.json:
@@ -167,7 +167,7 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_init(args) -> int:
-    from .init import init_project, parse_set
+    from .project.init import init_project, parse_set
 
     result = init_project(
         args.project, args.movies, args.mdocs, args.gain, parse_set(args.set), args.force
@@ -195,9 +195,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from .config import CONFIG_NAME
-    from .project import load_project
-    from .status import as_json, format_table, project_status
+    from .project.config import CONFIG_NAME
+    from .project.load import load_project
+    from .running.status import as_json, format_table, project_status
 
     config = Path(args.project) / CONFIG_NAME
     if not config.is_file():
@@ -205,7 +205,7 @@ def cmd_status(args) -> int:
     project = load_project(config, remote=True, schema=False)
     jobs = project_status(project)
     if args.deep:
-        from .deep import planned_work
+        from .running.deep import planned_work
 
         planned = planned_work(Path(args.project))
     if args.json:
@@ -229,7 +229,7 @@ def cmd_status(args) -> int:
 def run_project(
     project: Path, profile: str, snakemake_args: list[str], leftovers: str = "wait"
 ) -> int:
-    from .launcher import run_project as launch
+    from .running.launcher import run_project as launch
 
     return launch(project, profile, snakemake_args, leftovers)
 
@@ -246,7 +246,7 @@ DEMO_SETTINGS = {
 
 def cmd_demo(args) -> int:
     from .demo import write_demo_data
-    from .init import init_project
+    from .project.init import init_project
 
     project = Path(args.project)
     if (project / "crboost.yaml").exists():

@@ -11,12 +11,21 @@ from conftest import REPO
 from dryrun_plan import VARIANTS, dry_run_plan, make_project, recorded_metadata
 
 RECORDED = json.loads((Path(__file__).parent / "data" / "recorded_plans.json").read_text())
+#: Modules that moved since the recording, as they appear in shell commands.
+MOVED = {"python -m crboost.jobsetup ": "python -m crboost.running.jobsetup "}
+
+
+def as_now(job: dict) -> dict:
+    shell = job.get("shell", "")
+    for old, new in MOVED.items():
+        shell = shell.replace(old, new)
+    return {**job, "shell": shell} if "shell" in job else job
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_plan_is_the_recorded_plan_job_for_job(tmp_path, variant):
     plan = dry_run_plan(REPO, make_project(REPO, tmp_path, variant))
-    expected = RECORDED["plans"][variant]
+    expected = [as_now(job) for job in RECORDED["plans"][variant]]
     assert [j["rule"] for j in plan] == [j["rule"] for j in expected]
     for ours, before in zip(plan, expected, strict=True):
         assert ours == before

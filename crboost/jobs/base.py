@@ -7,14 +7,12 @@ A job type is four files named after it: `crboost/jobs/<type>.py` (this model),
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import ConfigError
-
-if TYPE_CHECKING:
-    from ..config import ProjectConfig
+from ..project.validation import format_validation_error
 
 #: Where each value shared by all jobs lives in the project config.
 GLOBAL_VALUES: dict[str, str] = {
@@ -68,12 +66,9 @@ class JobParams(BaseModel):
     tools: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
-    def from_config(
-        cls, user_params: dict[str, Any], config: ProjectConfig, where: str
-    ) -> JobParams:
-        """Build the params of an instance: user values plus values synced from the globals."""
-        from ..config import format_validation_error
-
+    def from_config(cls, user_params: dict[str, Any], config: Any, where: str) -> JobParams:
+        """Build the params of an instance: user values plus values synced from the globals
+        (`config` is the ProjectConfig; not imported here, since the config imports the jobs)."""
         clash = sorted(set(user_params) & set(cls.synced))
         if clash:
             key = clash[0]
@@ -84,7 +79,7 @@ class JobParams(BaseModel):
         try:
             return cls(**values, **user_params)
         except ValidationError as e:
-            raise ConfigError(format_validation_error(e, prefix=where)) from None
+            raise ConfigError(format_validation_error(e, cls, prefix=where)) from None
 
     def to_json(self) -> str:
         """Canonical JSON of the params: what a job dir records and Snakemake compares."""

@@ -5,9 +5,9 @@ import sys
 from pathlib import Path
 
 from crboost.errors import CrboostError
-from crboost.hooks import job_dirs_of, on_finish, on_start
-from crboost.jobsetup import job_spec_json
-from crboost.project import load_project
+from crboost.running.hooks import job_dirs_of, on_finish, on_start
+from crboost.running.jobsetup import job_spec_json
+from crboost.project.load import load_project
 
 
 def project_config_file():

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CrboostError
+from ..errors import CrboostError
 
 
 class AlignmentError(CrboostError):

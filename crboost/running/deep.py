@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .config import CONFIG_NAME
-from .resources import profile_dir, snakefile
+from ..project.config import CONFIG_NAME
+from ..resources import profile_dir, snakefile
 
 
 def planned_work(project: Path) -> dict[str, dict]:

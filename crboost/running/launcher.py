@@ -16,15 +16,20 @@ import threading
 import time
 from pathlib import Path
 
-from .config import CONFIG_NAME
-from .errors import CrboostError
+from ..errors import CrboostError
+from ..project.config import CONFIG_NAME
+from ..project.load import Project, load_project
 from .hooks import save_manifest
-from .project import Project, load_project
 from .runstate import last_run, record_run, run_is_alive
 
 DRY_RUN_FLAGS = ("-n", "--dry-run", "--dryrun")
 #: what identifies a process working for a crboost project (the cwd tells which project)
-_TASK_MARKERS = ("crboost.cli driver", "crboost driver", "crboost.jobsetup", "crboost.simulator")
+_TASK_MARKERS = (
+    "crboost.cli driver",
+    "crboost driver",
+    "crboost.running.jobsetup",
+    "crboost.simulator",
+)
 
 
 def run_project(
@@ -34,7 +39,7 @@ def run_project(
     orphans: str = "wait",
     progress: bool = True,
 ) -> int:
-    from .resources import profile_dir, snakefile
+    from ..resources import profile_dir, snakefile
 
     config = project_dir / CONFIG_NAME
     if not config.is_file():
@@ -158,7 +163,7 @@ def settle_finished_tasks(project: Project) -> list[str]:
     """Tasks that finished after their run was killed wrote their completion mark (a driver
     writes its tilt series' STAR file, a job's sentinel, job_params.json last): their outputs are
     complete, so Snakemake's incomplete markers for them go, and the work is not redone."""
-    from .project import PARAMS_FILE, SENTINEL_SUCCESS
+    from ..project.load import PARAMS_FILE, SENTINEL_SUCCESS
     from .status import incomplete_markers
 
     root = project.root

@@ -7,10 +7,11 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from .errors import CrboostError
+from ..errors import CrboostError
 from .inference import infer
 from .manifest import glob_files
-from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc, tilt_series_name
+from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc
+from .names import tilt_series_name
 
 
 def inspect_mdocs(

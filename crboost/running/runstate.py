@@ -15,9 +15,10 @@ import socket
 import time
 from pathlib import Path
 
-from .manifest import STATE_DIR
-from .project import Job, Project
-from .relion.pipeline import PIPELINE_FILE, read_pipeline_index, updating_pipeline
+from ..acquisition.manifest import STATE_DIR
+from ..project.load import Job, Project
+from ..relion.lock import updating_pipeline
+from ..relion.pipeline import PIPELINE_FILE, read_pipeline_index
 
 RUN_FILE = f"{STATE_DIR}/run.json"
 KILLED_REASON = "interrupted: no RELION_JOB_EXIT_SUCCESS and no live run of the project (killed?)"

@@ -32,12 +32,12 @@ from typing import Any
 
 import pandas as pd
 
-from .config import CONFIG_NAME
-from .errors import CrboostError
+from ..errors import CrboostError
+from ..project.config import CONFIG_NAME
+from ..project.load import PARAMS_FILE, SENTINEL_FAILURE, SENTINEL_SUCCESS
+from ..relion.star import write_star
+from ..tools.runner import ToolCall, ToolFailed, ToolRunner
 from .jobsetup import find_project_root
-from .project import PARAMS_FILE, SENTINEL_FAILURE, SENTINEL_SUCCESS
-from .relion.star import write_star
-from .tools import ToolCall, ToolFailed, ToolRunner
 
 
 class DriverError(CrboostError):
@@ -90,7 +90,7 @@ class JobContext:
 
     @cached_property
     def config(self):
-        from .config import load_config_file, parse_config
+        from ..project.config import load_config_file, parse_config
 
         # the workflow validated it against the schema already: the models suffice here
         return parse_config(load_config_file(self.root / CONFIG_NAME), schema=False)
@@ -236,7 +236,7 @@ def gather(
     at this job's per-tilt-series files, with `update` applied."""
     import starfile
 
-    from .manifest import read_index
+    from ..acquisition.manifest import read_index
 
     index = read_index(ctx.root)
     if index is None:
@@ -261,8 +261,8 @@ def gather(
 
 
 def finish(ctx: JobContext, blocks: dict, output_star: str, node_label: str) -> None:
+    from ..relion.jobstar import write_output_nodes
     from .hooks import touch_node_entry
-    from .relion.jobstar import write_output_nodes
 
     output = ctx.path(output_star)
     write_star(output, blocks)
@@ -302,7 +302,7 @@ def succeed(ctx: JobContext) -> None:
 
 def mark_running(ctx: JobContext) -> None:
     """Running as soon as any of the job's tasks starts (read first: the lock is rarely needed)."""
-    from .relion.pipeline import read_pipeline_index
+    from ..relion.pipeline import read_pipeline_index
 
     try:
         process = read_pipeline_index(ctx.root).find(ctx.dir)
@@ -313,7 +313,7 @@ def mark_running(ctx: JobContext) -> None:
 
 
 def _set_status(ctx: JobContext, status: str) -> None:
-    from .relion.pipeline import updating_pipeline
+    from ..relion.lock import updating_pipeline
 
     try:
         with updating_pipeline(ctx.root) as pipeline:
@@ -358,7 +358,7 @@ def main(
     elif args.gather:
         _step(ctx, lambda: gather_step(ctx), None)
     else:
-        from .manifest import read_index
+        from ..acquisition.manifest import read_index
 
         index = read_index(ctx.root)
         for ts in index.names if index else []:

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .errors import MdocError
+from ..errors import MdocError
+from .mdoc_dates import parse_mdoc_datetime
+from .names import movie_basename
 
 # mdocfile logs every alias and unknown key as a warning; those are not problems for us.
 logging.getLogger("mdocfile").setLevel(logging.ERROR)
@@ -30,16 +32,6 @@ logging.getLogger("mdocfile").setLevel(logging.ERROR)
 #: sign of a truncated or hand-edited file.
 CORE_SECTION_KEYS = ("TiltAngle", "SubFramePath", "DateTime", "ExposureDose", "NumSubFrames")
 
-_IMAGE_EXTENSIONS = (".mrc", ".st", ".tif", ".tiff", ".eer", ".mrcs", ".ali")
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_+-]")
-_UNSAFE_FILE = re.compile(r"[^A-Za-z0-9_.+-]")
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
-    )
-}
-_DATE = re.compile(r"^\s*(\d{1,4})-([A-Za-z]{3})-(\d{1,4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
 _COMMA_NUMBER = re.compile(r"^[-+]?\d+,\d+$")
 _PLAIN_NUMBER = re.compile(r"^([-+]?\d+(\.\d*)?([eE][-+]?\d+)?|NaN|nan)$")
 _SERIALEM_AXIS = re.compile(r"Tilt\s*axis\s*angle\s*=\s*([-+]?\d+(?:[.,]\d+)?)", re.IGNORECASE)
@@ -89,67 +81,6 @@ class TiltSeriesMdoc:
 
     def doses(self) -> list[float | None]:
         return [t.dose for t in self.tilts]
-
-
-def tilt_series_name(mdoc_path: str | Path, prefix: str = "") -> tuple[str, str | None]:
-    """The tilt-series name of an mdoc, and a warning when it had to be made safe.
-
-    `TS_01.mrc.mdoc` -> `TS_01`. Characters other than letters, digits, `_ + -` become `_`
-    because the name is a STAR data-block name (`data_<name>`), a file name and a command-line
-    argument; RELION's block names cannot hold spaces.
-    """
-    base = Path(mdoc_path).name
-    if base.lower().endswith(".mdoc"):
-        base = base[: -len(".mdoc")]
-    for ext in _IMAGE_EXTENSIONS:
-        if base.lower().endswith(ext):
-            base = base[: -len(ext)]
-            break
-    raw = f"{prefix}_{base}" if prefix else base
-    safe = _UNSAFE_NAME.sub("_", raw)
-    if safe.startswith("-"):
-        safe = "_" + safe[1:]
-    if not safe.strip("_"):
-        raise MdocError(f"{mdoc_path}: cannot make a tilt-series name from the file name")
-    warning = None if safe == raw else f"tilt-series name {raw!r} made safe as {safe!r}"
-    return safe, warning
-
-
-def safe_movie_name(movie: str) -> str:
-    """The name a movie gets under the project's frames/ directory."""
-    safe = _UNSAFE_FILE.sub("_", movie)
-    return "_" + safe[1:] if safe.startswith(("-", ".")) else safe
-
-
-def movie_basename(sub_frame_path: str) -> str:
-    """File name from a SubFramePath written on Windows, UNC or POSIX (`D:\\a\\b.tif` -> `b.tif`)."""
-    return re.split(r"[\\/]", sub_frame_path.strip())[-1]
-
-
-def parse_mdoc_datetime(text: str, software: str) -> datetime:
-    """Parse an mdoc DateTime. 2-digit years are ambiguous: SerialEM writes dd-MMM-yy, Tomo5 yy-MMM-dd."""
-    m = _DATE.match(text)
-    if not m:
-        raise ValueError(f"unrecognised DateTime {text!r}")
-    a, mon, b, hh, mm, ss = m.groups()
-    month = _MONTHS.get(mon.lower())
-    if month is None:
-        raise ValueError(f"unrecognised month in DateTime {text!r}")
-    if len(a) == 4:
-        year, day = int(a), int(b)
-    elif len(b) == 4:
-        year, day = int(b), int(a)
-    elif software == "Tomo5":
-        year, day = 2000 + int(a), int(b)
-    else:
-        year, day = 2000 + int(b), int(a)
-    return datetime(year, month, day, int(hh), int(mm), int(ss or 0))
-
-
-def format_mdoc_datetime(when: datetime) -> str:
-    """dd-MMM-yyyy  HH:MM:SS with English month names, whatever the locale."""
-    month = list(_MONTHS)[when.month - 1].capitalize()
-    return f"{when.day:02d}-{month}-{when.year:04d}  {when:%H:%M:%S}"
 
 
 def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .manifest import STATE_DIR
+from ..acquisition.manifest import STATE_DIR
 
 ID_FILE = f"{STATE_DIR}/project_id"
 

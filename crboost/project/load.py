@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..acquisition.manifest import Manifest, load_manifest
+from ..errors import ConfigError
+from ..jobs import JOB_TYPES, JobParams
+from ..relion.pipeline import PIPELINE_FILE, Pipeline, PipelineIndex, read_pipeline_index
 from .config import CONFIG_NAME, ProjectConfig, Resources, load_config_file, parse_config
-from .errors import ConfigError
-from .jobs import JOB_TYPES, JobParams
-from .manifest import Manifest, load_manifest
-from .relion.pipeline import PIPELINE_FILE, Pipeline, PipelineIndex, read_pipeline_index
 
 SENTINEL_SUCCESS = "RELION_JOB_EXIT_SUCCESS"
 SENTINEL_FAILURE = "RELION_JOB_EXIT_FAILURE"

@@ -16,9 +16,9 @@ import json
 import os
 from pathlib import Path
 
-from .jobs import JOB_TYPES
-from .relion.jobstar import read_job_star
-from .relion.pipeline import Pipeline, Process, job_number
+from ..jobs import JOB_TYPES
+from ..relion.jobstar import read_job_star
+from ..relion.pipeline import Pipeline, Process, job_number
 
 SUCCESS = "RELION_JOB_EXIT_SUCCESS"
 
@@ -111,9 +111,9 @@ def _upstream_output(entry, entries, adopted_by_name, previous_by_type) -> str |
 
 def mark_done(project) -> list[str]:
     """For adopted jobs that finished: record their params, dated before their outputs."""
-    from .jobsetup import job_spec, job_star_values
-    from .relion.jobstar import write_job_star
-    from .resources import job_template
+    from ..relion.jobstar import write_job_star
+    from ..resources import job_template
+    from ..running.jobsetup import job_spec, job_star_values
 
     done = []
     for job in project.jobs:

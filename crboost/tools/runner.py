@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import ProjectConfig
-from .errors import CrboostError
+from ..errors import CrboostError
+from ..project.config import ProjectConfig
 
 #: config key -> the program's name (inside containers and on PATH).
 EXECUTABLES = {"warptools": "WarpTools", "aretomo2": "AreTomo2", "aretomo3": "AreTomo3"}

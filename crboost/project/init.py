@@ -13,15 +13,15 @@ from typing import Any
 
 import yaml
 
+from ..acquisition.inference import Inferred, infer
+from ..acquisition.manifest import Manifest, load_manifest
+from ..errors import ConfigError
+from ..jobs import DEFAULT_PIPELINE
+from ..relion.pipeline import PIPELINE_FILE, Pipeline, read_pipeline
 from .adopt import mark_done, plan_adoption
 from .config import CONFIG_NAME, DataConfig, parse_config, set_dotted
 from .configfile import render_config
-from .errors import ConfigError
-from .inference import Inferred, infer
-from .jobs import DEFAULT_PIPELINE
-from .manifest import Manifest, load_manifest
-from .project import build_jobs, load_project
-from .relion.pipeline import PIPELINE_FILE, Pipeline, read_pipeline
+from .load import build_jobs, load_project
 
 #: Config keys filled from the mdocs, and the inferred attribute each comes from.
 INFERRED_KEYS = {

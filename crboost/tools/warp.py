@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import CrboostError
+from ..errors import CrboostError
 
 
 class WarpFormatError(CrboostError):

@@ -1,7 +1,7 @@
 """Set up a job directory before its tasks run: job.star, the recorded params, fresh sentinels.
 
 Run by the workflow's `job_setup` rule (a Snakemake job, so it re-runs exactly when the job's
-params change), from the project directory:  python -m crboost.jobsetup --job External/job005
+params change), from the project directory:  python -m crboost.running.jobsetup --job External/job005
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import json
 import sys
 from pathlib import Path
 
-from .config import CONFIG_NAME
-from .errors import CrboostError
-from .project import Job, Project, load_project
-from .relion.jobstar import write_job_star
-from .relion.pipeline import updating_pipeline
-from .relion.star import atomic_write
-from .resources import job_template
+from ..errors import CrboostError
+from ..project.config import CONFIG_NAME
+from ..project.load import Job, Project, load_project
+from ..relion.jobstar import write_job_star
+from ..relion.lock import updating_pipeline
+from ..relion.star import atomic_write
+from ..resources import job_template
 
 
 def find_project_root(start: Path) -> Path:

@@ -1,8 +1,4 @@
-"""The config JSON schema: generated from the pydantic models, checked with Snakemake's validate.
-
-Regenerate after changing a model:  python -m crboost.schema > workflow/schemas/config.schema.yaml
-(a test fails while the committed file differs from what the models give).
-"""
+"""Checking a config against the JSON schema with Snakemake's validate; errors as one line."""
 
 from __future__ import annotations
 
@@ -10,54 +6,13 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .errors import ConfigError
+from ..errors import ConfigError
 
 SCHEMA_PATH = Path("workflow") / "schemas" / "config.schema.yaml"
 
 
-def generate_schema() -> dict[str, Any]:
-    from .config import ProjectConfig
-    from .jobs import JOB_TYPES
-
-    schema = ProjectConfig.model_json_schema()
-    defs = schema.setdefault("$defs", {})
-    rules = []
-    for name, cls in JOB_TYPES.items():
-        params = copy.deepcopy(cls.model_json_schema())
-        for key in cls.synced:
-            params.get("properties", {}).pop(key, None)
-            if key in params.get("required", []):
-                params["required"].remove(key)
-        if not params.get("required"):
-            params.pop("required", None)
-        params["additionalProperties"] = False
-        params["title"] = f"{name} params"
-        defs.update(params.pop("$defs", {}))
-        defs[f"{cls.__name__}User"] = params
-        rules.append(
-            {
-                "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
-                "then": {"properties": {"params": {"$ref": f"#/$defs/{cls.__name__}User"}}},
-            }
-        )
-    entry = defs["JobEntry"]
-    entry["properties"]["type"]["enum"] = list(JOB_TYPES)
-    entry["allOf"] = rules
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
-
-
-def schema_text() -> str:
-    header = (
-        "# GENERATED from the pydantic models in crboost/ by `python -m crboost.schema`.\n"
-        "# Do not edit by hand; tests/test_config.py checks it is current.\n"
-    )
-    return header + yaml.safe_dump(generate_schema(), sort_keys=False, width=100)
-
-
 def schema_file() -> Path:
-    from .resources import resource_path
+    from ..resources import resource_path
 
     return resource_path(SCHEMA_PATH)
 
@@ -125,7 +80,7 @@ def _allowed(error) -> str:
 
 def _synced_key(data: Any, path: list[Any], key: str) -> str | None:
     """For `pipeline[i].params.<key>`: the global config key the job type syncs it from."""
-    from .jobs import JOB_TYPES
+    from ..jobs import JOB_TYPES
 
     if len(path) != 3 or path[0] != "pipeline" or path[2] != "params":
         return None
@@ -141,7 +96,3 @@ def _dotted(path: list[Any]) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
-
-
-if __name__ == "__main__":
-    print(schema_text(), end="")

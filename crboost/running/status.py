@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .project import Job, Project
-from .relion.pipeline import PIPELINE_FILE, read_pipeline_index
+from ..project.load import Job, Project
+from ..relion.pipeline import PIPELINE_FILE, read_pipeline_index
 
 STATUSES = ("Succeeded", "Failed", "Running", "Scheduled", "Pending")
 

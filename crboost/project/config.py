@@ -1,7 +1,7 @@
 """The project config (`PROJECT/crboost.yaml`): pydantic models, loading and one-line errors.
 
 The models here are the single definition of the config; `workflow/schemas/config.schema.yaml`
-is generated from them (`python -m crboost.schema`) and a test keeps the two identical.
+is generated from them (`python -m crboost.project.schema`) and a test keeps the two identical.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from .validation import format_validation_error
 
 CONFIG_NAME = "crboost.yaml"
 
@@ -190,70 +191,13 @@ def parse_config(
 ) -> ProjectConfig:
     """Validate a config dict with the JSON schema and the pydantic models."""
     if schema:
-        from .schema import validate_with_schema
+        from .schema_check import validate_with_schema
 
         validate_with_schema(data, source)
     try:
         return ProjectConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(f"{source}: {format_validation_error(e, data)}") from None
-
-
-def format_validation_error(error: ValidationError, data: Any = None, prefix: str = "") -> str:
-    """First pydantic error as `key = value: problem`."""
-    err = error.errors()[0]
-    loc = list(err.get("loc", ()))
-    key = dotted_key([*([prefix] if prefix else []), *loc])
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        parent = _model_at(error.title, loc[:-1])
-        allowed = f" (allowed: {', '.join(parent)})" if parent else ""
-        return f"{key}: unknown key{allowed}"
-    if kind == "missing":
-        return f"{key}: required key is missing"
-    msg = err.get("msg", "invalid")
-    msg = msg.removeprefix("Value error, ")
-    return f"{key} = {err.get('input')!r}: {msg}"
-
-
-def dotted_key(loc: list[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _model_at(title: str, loc: list[Any]) -> list[str]:
-    """Field names allowed at a location of the config (for 'unknown key' messages)."""
-    from .jobs import JOB_TYPES
-
-    model: Any = {"ProjectConfig": ProjectConfig}.get(title) or JOB_TYPES.get(title)
-    if model is None:
-        for cls in JOB_TYPES.values():
-            if cls.__name__ == title:
-                model = cls
-    for part in loc:
-        if model is None or isinstance(part, int):
-            continue
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        model = _inner_model(field.annotation)
-    fields = getattr(model, "model_fields", None)
-    return sorted(fields) if fields else []
-
-
-def _inner_model(annotation: Any) -> Any:
-    for candidate in (annotation, *getattr(annotation, "__args__", ())):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-        for inner in getattr(candidate, "__args__", ()):
-            if isinstance(inner, type) and issubclass(inner, BaseModel):
-                return inner
-    return None
+        raise ConfigError(f"{source}: {format_validation_error(e, ProjectConfig)}") from None
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import CrboostError
-from .project import Job, Project
-from .relion.pipeline import PIPELINE_FILE, read_pipeline, updating_pipeline
+from ..errors import CrboostError
+from ..project.load import Job, Project
+from ..relion.lock import updating_pipeline
+from ..relion.pipeline import PIPELINE_FILE, read_pipeline
 
 GUI_FLAG = ".gui_projectdir"
 
@@ -42,7 +43,7 @@ def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
 def save_manifest(project: Project) -> None:
     """Write the refreshed manifest; links of movies that moved follow them."""
     if project.manifest.changed:
-        from .frames import relink_moved_movies
+        from ..acquisition.frames import relink_moved_movies
 
         relink_moved_movies(project.root, project.manifest.records.values())
         project.manifest.write(project.root)

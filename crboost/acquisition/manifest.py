@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import DataConfig
-from .errors import ConfigError, MdocError
-from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc, safe_movie_name, tilt_series_name
+from ..errors import ConfigError, MdocError
+from ..project.config import DataConfig
+from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc
+from .names import safe_movie_name, tilt_series_name
 
 STATE_DIR = ".crboost"
 INDEX_PATH = f"{STATE_DIR}/manifest.json"

@@ -1,0 +1,59 @@
+"""pydantic validation errors as one line: `key = value: problem`, or the allowed keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+
+def format_validation_error(
+    error: ValidationError, model: type[BaseModel], prefix: str = ""
+) -> str:
+    """First pydantic error of validating `model` as `key = value: problem`."""
+    err = error.errors()[0]
+    loc = list(err.get("loc", ()))
+    key = dotted_key([*([prefix] if prefix else []), *loc])
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        parent = _model_at(model, loc[:-1])
+        allowed = f" (allowed: {', '.join(parent)})" if parent else ""
+        return f"{key}: unknown key{allowed}"
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    msg = err.get("msg", "invalid")
+    msg = msg.removeprefix("Value error, ")
+    return f"{key} = {err.get('input')!r}: {msg}"
+
+
+def dotted_key(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _model_at(model: Any, loc: list[Any]) -> list[str]:
+    """Field names allowed at a location inside a model (for 'unknown key' messages)."""
+    for part in loc:
+        if model is None or isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = _inner_model(field.annotation)
+    fields = getattr(model, "model_fields", None)
+    return sorted(fields) if fields else []
+
+
+def _inner_model(annotation: Any) -> Any:
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+        for inner in getattr(candidate, "__args__", ()):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+    return None
