@@ -100,7 +100,7 @@ def gather(ctx: JobContext) -> None:
     index = read_index(ctx.root)
     if index is None:
         raise DriverError("the tilt-series manifest .crboost/manifest.json is missing")
-    names = index.names
+    names = ctx.items()
     for ts, reason in index.skipped.items():
         print(f"skipped {ts}: {reason}")
     if not names:

@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..jobs import JOB_TYPES, JobParams
 from ..relion.pipeline import PIPELINE_FILE, Pipeline, PipelineIndex, read_pipeline_index
 from .config import CONFIG_NAME, ProjectConfig, Resources, load_config_file, parse_config
+from .items import job_items
 
 SENTINEL_SUCCESS = "RELION_JOB_EXIT_SUCCESS"
 SENTINEL_FAILURE = "RELION_JOB_EXIT_FAILURE"
@@ -60,6 +61,16 @@ class Job:
     def ts_star(self, ts: str) -> str:
         return f"{self.dir}/tilt_series/{ts}.star"
 
+    def item_input(self, ts: str) -> str:
+        """What a downstream per-item task reads of this job for one item: the item's STAR
+        file, or the job's STAR file when this job works on the whole job at once."""
+        return self.ts_star(ts) if self.cls.per_item() else self.output_star
+
+    @property
+    def prepared(self) -> str | None:
+        """The file the job's prepare step writes, if the type has one."""
+        return f"{self.dir}/{self.cls.prepare_output}" if self.cls.prepare_output else None
+
     @property
     def params_file(self) -> str:
         return f"{self.dir}/{PARAMS_FILE}"
@@ -83,6 +94,7 @@ class Project:
     counter: int
     by_name: dict[str, Job] = field(default_factory=dict)
     by_dir: dict[str, Job] = field(default_factory=dict)
+    _items: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.by_name = {j.name: j for j in self.jobs}
@@ -91,6 +103,12 @@ class Project:
     @property
     def tilt_series(self) -> list[str]:
         return self.manifest.names
+
+    def items(self, job: Job) -> list[str]:
+        """The tilt series (or tomograms) the job processes (see items.py)."""
+        if job.dir not in self._items:
+            self._items[job.dir] = job_items(self.root, job.dir, self.tilt_series)
+        return self._items[job.dir]
 
     def of_type(self, type_name: str) -> list[Job]:
         return [j for j in self.jobs if j.type == type_name]

@@ -7,7 +7,8 @@ inside the job directory (re-running one tilt series by hand):
     cd PROJECT/External/job005 && crboost driver tsCtf --ts TS_01
 
 RELION can run it too, as an External job (`fn_exe` in job.star): `--o External/job005/` without
-`--ts`/`--gather` processes every tilt series, then gathers.
+`--ts`/`--gather` runs the prepare step (if the type has one), every tilt series, then gathers;
+that is also how a whole-job type (granularity "job") runs.
 
 On failure it writes the reason and the tail of the tool's stderr to `RELION_JOB_EXIT_FAILURE` and
 `run.err` in the job dir and exits non-zero. Only the job-level (gather) step writes
@@ -25,99 +26,18 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..errors import CrboostError
-from ..project.config import CONFIG_NAME
-from ..project.load import PARAMS_FILE, SENTINEL_FAILURE, SENTINEL_SUCCESS
+from ..project.load import SENTINEL_FAILURE, SENTINEL_SUCCESS
 from ..relion.star import write_star
-from ..tools.runner import ToolCall, ToolFailed, ToolRunner
-from .jobsetup import find_project_root
+from ..tools.runner import ToolCall
+from .jobcontext import DriverError, JobContext, open_job
 
-
-class DriverError(CrboostError):
-    """A job step failed; the message is the one-line reason."""
-
-    def __init__(self, message: str, stderr_tail: str = ""):
-        super().__init__(message)
-        self.stderr_tail = stderr_tail
-
-
-@dataclass
-class JobContext:
-    """A job as its driver sees it; paths are relative to the project root (the cwd)."""
-
-    root: Path
-    dir: str
-    spec: dict[str, Any]
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return self.spec["params"]
-
-    @property
-    def name(self) -> str:
-        return self.spec["name"]
-
-    @property
-    def type(self) -> str:
-        return self.spec["type"]
-
-    @property
-    def input_dir(self) -> str | None:
-        return self.spec.get("input_dir")
-
-    def path(self, *parts: str) -> Path:
-        return Path(self.dir, *parts)
-
-    def ts_star(self, ts: str) -> Path:
-        return self.path("tilt_series", f"{ts}.star")
-
-    def upstream_ts_star(self, ts: str) -> Path:
-        if not self.input_dir:
-            raise DriverError("this job has no input job")
-        return Path(self.input_dir, "tilt_series", f"{ts}.star")
-
-    def rel(self, path: str | Path) -> str:
-        """A project-relative path as seen from inside the job dir (where tools run)."""
-        return os.path.relpath(self.root / path, self.root / self.dir)
-
-    @cached_property
-    def config(self):
-        from ..project.config import load_config_file, parse_config
-
-        # the workflow validated it against the schema already: the models suffice here
-        return parse_config(load_config_file(self.root / CONFIG_NAME), schema=False)
-
-    @cached_property
-    def runner(self) -> ToolRunner:
-        return ToolRunner(self.config, self.root, self.type)
-
-    def run(self, call: ToolCall) -> None:
-        try:
-            self.runner.run(call)
-        except ToolFailed as e:
-            raise DriverError(str(e), e.stderr_tail) from None
-
-
-def open_job(job: str | None) -> JobContext:
-    """Locate the project root and job dir; make the root the cwd."""
-    here = Path.cwd().resolve()
-    root = find_project_root(here)
-    job_dir = job.rstrip("/") if job else str(here.relative_to(root))
-    os.chdir(root)
-    spec_path = Path(job_dir) / PARAMS_FILE
-    try:
-        spec = json.loads(spec_path.read_text())
-    except FileNotFoundError:
-        raise CrboostError(f"{spec_path}: missing; the job was never set up by crboost") from None
-    return JobContext(root=root, dir=job_dir, spec=spec)
+__all__ = ["DriverError", "JobContext", "open_job"]  # and the functions below
 
 
 # --- tilt-series STAR files --------------------------------------------------------------------
@@ -236,12 +156,7 @@ def gather(
     at this job's per-tilt-series files, with `update` applied."""
     import starfile
 
-    from ..acquisition.manifest import read_index
-
-    index = read_index(ctx.root)
-    if index is None:
-        raise DriverError("the tilt-series manifest .crboost/manifest.json is missing")
-    names = index.names
+    names = ctx.items()
     missing = [ts for ts in names if not ctx.ts_star(ts).exists()]
     if missing:
         raise DriverError(f"per-tilt-series results missing for {', '.join(missing)}")
@@ -328,16 +243,20 @@ def _set_status(ctx: JobContext, status: str) -> None:
 
 def main(
     description: str,
-    per_tilt_series: Callable[[JobContext, str], None],
+    per_tilt_series: Callable[[JobContext, str], None] | None,
     gather_step: Callable[[JobContext], None],
+    prepare: Callable[[JobContext], dict[str, Any]] | None = None,
 ) -> None:
-    """`--ts NAME` runs one tilt series, `--gather` the job-level step; RELION's External-job
-    call (`--o DIR`, other options ignored) runs every tilt series, then the gather."""
+    """`--ts NAME` runs one tilt series, `--gather` the job-level step, `--prepare` the prepare
+    step (its result is written, last, to the type's prepare_output as JSON); RELION's
+    External-job call (`--o DIR`, other options ignored) runs what is missing of all of them, in
+    order. A whole-job type passes per_tilt_series=None: its gather_step does the job's work."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--job", "--o", dest="job", help="job dir (default: the cwd)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--ts", help="process this tilt series")
     group.add_argument("--gather", action="store_true", help="write the job's STAR files")
+    group.add_argument("--prepare", action="store_true", help="run the job's prepare step")
     parser.add_argument(
         "--print-commands",
         action="store_true",
@@ -348,6 +267,8 @@ def main(
         os.environ["CRBOOST_PRINT_COMMANDS"] = "1"
     try:
         ctx = open_job(args.job)
+        if (args.ts is not None and per_tilt_series is None) or (args.prepare and not prepare):
+            raise CrboostError(f"job type {ctx.type} has no {'--ts' if args.ts else '--prepare'}")
     except CrboostError as e:
         sys.exit(f"crboost: {e}")
     # SLURM sends SIGTERM at the time limit or on scancel, shortly before SIGKILL
@@ -357,14 +278,28 @@ def main(
         _step(ctx, lambda: per_tilt_series(ctx, args.ts), args.ts)
     elif args.gather:
         _step(ctx, lambda: gather_step(ctx), None)
+    elif args.prepare:
+        _step(ctx, lambda: _prepare(ctx, prepare), None)
     else:
-        from ..acquisition.manifest import read_index
-
-        index = read_index(ctx.root)
-        for ts in index.names if index else []:
+        if prepare is not None and not ctx.prepared_path.exists():
+            _step(ctx, lambda: _prepare(ctx, prepare), None)
+        try:
+            items = ctx.items() if per_tilt_series is not None else []
+        except DriverError:
+            items = []  # the gather step says what is missing
+        for ts in items:
             if not ctx.ts_star(ts).exists():
                 _step(ctx, lambda ts=ts: per_tilt_series(ctx, ts), ts)
         _step(ctx, lambda: gather_step(ctx), None)
+
+
+def _prepare(ctx: JobContext, prepare: Callable[[JobContext], dict[str, Any]]) -> None:
+    decision = prepare(ctx)
+    if ctx.runner.print_only:
+        return
+    from ..relion.star import atomic_write
+
+    atomic_write(ctx.prepared_path, json.dumps(decision, indent=1, sort_keys=True) + "\n")
 
 
 class Terminated(DriverError):

@@ -84,7 +84,8 @@ def run_options(project: Project, profile_path: Path) -> list[str]:
     options: list[str] = []
     groups = {}
     for job in project.jobs:
-        if job.resources.group_size and job.type != "importmovies":
+        batched = job.cls.per_item() and not job.cls.local_tasks
+        if job.resources.group_size and batched:
             key = f"{job.type}_tilt_series"
             groups[key] = max(groups.get(key, 1), job.resources.group_size)
     if groups:
@@ -173,7 +174,7 @@ def settle_finished_tasks(project: Project) -> list[str]:
         if job is None:
             continue
         inside = path[len(job.dir) + 1 :]
-        if inside.startswith("tilt_series/"):
+        if inside.startswith("tilt_series/") or inside == job.cls.prepare_output:
             complete = (root / path).exists()
         elif inside in (PARAMS_FILE, "job.star"):
             complete = (root / job.params_file).exists() and _spec_current(project, job)
@@ -259,16 +260,14 @@ class Progress:
             self._report()
 
     def _report(self) -> None:
-        total = len(self.project.tilt_series)
+        from .status import done_items
+
         parts = []
         for job in self.project.jobs:
-            try:
-                with os.scandir(self.project.root / job.dir / "tilt_series") as entries:
-                    done = sum(1 for e in entries if e.name.endswith(".star"))
-            except FileNotFoundError:
-                done = 0
+            items = set(self.project.items(job))
+            done = len(done_items(self.project.root, job, items))
             mark = "*" if (self.project.root / job.success).exists() else ""
-            parts.append(f"{job.name} {done}/{total}{mark}")
+            parts.append(f"{job.name} {done}/{len(items)}{mark}")
         line = "crboost progress: " + ", ".join(parts)
         if line != self._last:
             print(line, file=sys.stderr, flush=True)

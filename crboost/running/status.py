@@ -46,11 +46,11 @@ def project_status(project: Project, reconcile_statuses: bool = True) -> list[Jo
     if (root / PIPELINE_FILE).exists():
         processes = {p.name: p.status for p in read_pipeline_index(root).process_list()}
     incomplete = incomplete_outputs(root)
-    names = set(project.tilt_series)
     out = []
     done_in: dict[str, set[str]] = {}
     for job in project.jobs:
-        done = _done_tilt_series(root, job) & names
+        names = set(project.items(job))
+        done = done_items(root, job, names)
         if job.upstream is not None:
             # a result whose input is gone is not a result any more (it will be re-made)
             done &= done_in.get(job.upstream.dir, set())
@@ -93,10 +93,14 @@ def _status(root: Path, job: Job, relion: str | None, alive: bool, incomplete: s
     return "Pending"
 
 
-def _done_tilt_series(root: Path, job: Job) -> set[str]:
+def done_items(root: Path, job: Job, items: set[str]) -> set[str]:
+    """The job's items with a result: per-item jobs have their tilt_series/<ts>.star (one
+    directory listing); a whole-job type has them all once it succeeded."""
+    if not job.cls.per_item():
+        return set(items) if (root / job.success).exists() else set()
     try:
         with os.scandir(root / job.dir / "tilt_series") as entries:
-            return {e.name[:-5] for e in entries if e.name.endswith(".star")}
+            return {e.name[:-5] for e in entries if e.name.endswith(".star")} & items
     except FileNotFoundError:
         return set()
 
