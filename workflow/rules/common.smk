@@ -6,9 +6,9 @@ from pathlib import Path
 
 from crboost.errors import CrboostError
 from crboost.jobs import JOB_TYPES
+from crboost.project.load import load_project
 from crboost.running.hooks import job_dirs_of, on_finish, on_start
 from crboost.running.jobsetup import job_spec_json
-from crboost.project.load import load_project
 
 
 def project_config_file():
