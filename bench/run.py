@@ -324,7 +324,11 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [int(s) for s in (args.sizes or ("10,100" if args.quick else "10,100,1000")).split(",")]
     plan_sizes = [
-        int(s) for s in (args.plan_sizes or ("" if args.quick else "5000")).split(",") if s
+        int(s)
+        for s in (
+            ("" if args.quick else "5000") if args.plan_sizes is None else args.plan_sizes
+        ).split(",")
+        if s
     ]
     repeat = 1 if args.quick else 3
     base = Path(tempfile.mkdtemp(prefix="crboost-bench-"))

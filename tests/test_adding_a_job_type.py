@@ -18,6 +18,7 @@ import pytest
 import starfile
 import yaml
 from conftest import REPO
+from dryrun_plan import dry_run_plan
 
 from crboost.demo import dose_symmetric_angles, write_tilt_series
 from crboost.relion.validate import validate_project
@@ -157,3 +158,56 @@ def test_doc_example_job_types_run(tmp_path):
         cwd=project)  # fmt: skip
     assert all(p.exists() for p in trimmed) and (trim / "RELION_JOB_EXIT_SUCCESS").exists()
     assert (trim / "common_range.json").stat().st_mtime_ns <= trimmed[0].stat().st_mtime_ns
+
+
+AFTER_WHOLE_JOB = """
+from typing import ClassVar
+
+from .base import JobParams
+
+
+class ExampleAfterSummaryParams(JobParams):
+    type_name: ClassVar[str] = "exampleAfterSummary"
+    accepts: ClassVar[tuple[str, ...]] = ("exampleSummary",)
+    output_star: ClassVar[str] = "after.star"
+    output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.crboost.after"
+"""
+
+
+def test_per_item_job_after_a_whole_job_reads_its_star_file(tmp_path):
+    """A per-item task downstream of a whole-job type waits for that job's STAR file (there are
+    no per-item files upstream to wait for)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    follow_the_doc(repo)
+    (repo / "crboost/jobs/exampleAfterSummary.py").write_text(AFTER_WHOLE_JOB)
+    registry = repo / "crboost/jobs/__init__.py"
+    last = '    "exampleSummary",\n'
+    registry.write_text(registry.read_text().replace(last, last + '    "exampleAfterSummary",\n'))
+    schema = run(repo, "-m", "crboost.project.schema")
+    (repo / "workflow/schemas/config.schema.yaml").write_text(schema.stdout)
+    project = tmp_path / "p"
+    run(repo, "-m", "crboost.cli", "demo", str(project), "--tilt-series", "2", "--no-run")
+    config = project / "crboost.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["pipeline"] = [
+        {"name": "import", "type": "importmovies"},
+        {"name": "tiltrange", "type": "exampleTiltRange"},
+        {"name": "summary", "type": "exampleSummary"},
+        {"name": "after", "type": "exampleAfterSummary"},
+    ]
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    plan = dry_run_plan(repo, project)
+    after = [j for j in plan if j["rule"] == "exampleAfterSummary_tilt_series"]
+    assert [j["wildcards"] for j in after] == [
+        ["job=job004", "ts=TS_01"],
+        ["job=job004", "ts=TS_02"],
+    ]
+    for job in after:
+        assert job["input"] == ["External/job003/summary.star", "External/job004/job_params.json"]
+    summary = next(j for j in plan if j["rule"] == "exampleSummary")
+    assert summary["input"] == [
+        "External/job002/tilt_range.star",
+        "External/job003/job_params.json",
+    ]
+    assert "exampleSummary_tilt_series" not in {j["rule"] for j in plan}

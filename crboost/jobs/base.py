@@ -116,7 +116,7 @@ class JobParams(BaseModel):
     @classmethod
     def from_config(cls, user_params: dict[str, Any], config: Any, where: str) -> JobParams:
         """Build the params of an instance: user values plus values synced from the globals
-        (`config` is the ProjectConfig; not imported here, since the config imports the jobs)."""
+        (`config` is the ProjectConfig, not imported here: checking a config imports the jobs)."""
         clash = sorted(set(user_params) & set(cls.synced))
         if clash:
             key = clash[0]

@@ -209,6 +209,10 @@ def build_jobs(config: ProjectConfig, pipeline: Pipeline | PipelineIndex) -> tup
             f"pipeline: needs exactly one importmovies job, has {len(imports)} "
             "(the tilt series, frames/ and mdoc/ come from it)"
         )
+    for type_name, cls in JOB_TYPES.items():
+        count = sum(1 for j in jobs if j.type == type_name)
+        if cls.one_per_project and count > 1:
+            raise ConfigError(f"pipeline: at most one {type_name} job per project, has {count}")
     return jobs, counter
 
 
