@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from .acquisition.sanity import DOSE_PER_TILT, SenseError
 from .errors import CrboostError
-from .sanity import DOSE_PER_TILT, SenseError
 
 DESCRIPTION = """\
 crboost runs cryo-ET preprocessing (import, motion correction and CTF, tilt-series alignment,
@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_inspect(args) -> int:
-    from .inspection import format_report, inspect_mdocs
+    from .acquisition.inspection import format_report, inspect_mdocs
 
     report = inspect_mdocs(args.mdocs, args.movies, args.dose_per_tilt)
     if args.json:
@@ -213,7 +213,7 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_init(args) -> int:
-    from .init import init_project, parse_set
+    from .project.init import init_project, parse_set
 
     project = project_dir(args.project, exists=False)
     result = init_project(
@@ -245,9 +245,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from .config import CONFIG_NAME
-    from .project import load_project
-    from .status import as_json, format_table, project_status
+    from .project.config import CONFIG_NAME
+    from .project.load import load_project
+    from .running.status import as_json, format_table, project_status
 
     config = project_dir(args.project) / CONFIG_NAME
     if not config.is_file():
@@ -255,7 +255,7 @@ def cmd_status(args) -> int:
     project = load_project(config, remote=True, schema=False)
     jobs = project_status(project)
     if args.deep:
-        from .deep import planned_work
+        from .running.deep import planned_work
 
         planned = planned_work(Path(args.project))
     skipped = project.manifest.skipped
@@ -280,7 +280,7 @@ def cmd_status(args) -> int:
 def run_project(
     project: Path, profile: str, snakemake_args: list[str], leftovers: str = "wait"
 ) -> int:
-    from .launcher import run_project as launch
+    from .running.launcher import run_project as launch
 
     return launch(project, profile, snakemake_args, leftovers)
 
@@ -297,7 +297,7 @@ DEMO_SETTINGS = {
 
 def cmd_demo(args) -> int:
     from .demo import write_demo_data
-    from .init import init_project
+    from .project.init import init_project
 
     project = project_dir(args.project, exists=False)
     if (project / "crboost.yaml").exists():

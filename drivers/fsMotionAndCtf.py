@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from crboost import driver
-from crboost.driver import DriverError, JobContext
 from crboost.jobs.fsMotionAndCtf import FsMotionAndCtfParams as Params
-from crboost.tools import ToolCall
-from crboost.warp import WarpFormatError, read_movie_xml
+from crboost.running import driver
+from crboost.running.driver import DriverError, JobContext
+from crboost.tools.runner import ToolCall
+from crboost.tools.warp import WarpFormatError, read_movie_xml
 
 SETTINGS = "warp_frameseries.settings"
 PROCESSING = "warp_frameseries"

@@ -24,12 +24,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from crboost import driver, frames
-from crboost.driver import DriverError, JobContext
+from crboost.acquisition import frames
+from crboost.acquisition.manifest import read_index, read_record
+from crboost.acquisition.mdoc import read_mdoc_lines
+from crboost.acquisition.mdoc_dates import format_mdoc_datetime
 from crboost.jobs.importmovies import ImportMoviesParams as Params
-from crboost.manifest import read_index, read_record
-from crboost.mdoc import format_mdoc_datetime, read_mdoc_lines
 from crboost.relion.star import atomic_write
+from crboost.running import driver
+from crboost.running.driver import DriverError, JobContext
 
 
 def import_tilt_series(ctx: JobContext, ts: str) -> None:
@@ -98,7 +100,7 @@ def gather(ctx: JobContext) -> None:
     index = read_index(ctx.root)
     if index is None:
         raise DriverError("the tilt-series manifest .crboost/manifest.json is missing")
-    names = index.names
+    names = ctx.items()
     for ts, reason in sorted(index.skipped.items()):
         print(f"skipped {ts}: {reason}")
     if not names:

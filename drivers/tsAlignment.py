@@ -5,7 +5,7 @@ Per tilt series: `WarpTools ts_aretomo` / `ts_aretomo3` / `ts_etomo_patches` on 
 (--input_data tomostar/<ts>.tomostar) into this job's `warp_tiltseries/`. Warp writes <ts>.xml
 even when the aligner failed, so success is the aligner's own output: tiltstack/<ts>/<ts>.st.aln
 (AreTomo2), tiltstack/<ts>/<ts>.aln (AreTomo3) or tiltstack/<ts>/<ts>.xf + .tlt (IMOD). The
-alignment goes into rlnTomoXTilt/YTilt/ZRot/XShiftAngst/YShiftAngst (crboost/alignment.py);
+alignment goes into rlnTomoXTilt/YTilt/ZRot/XShiftAngst/YShiftAngst (crboost/tools/alignment.py);
 tilts the aligner dropped are dropped. Job level: `aligned_tilt_series.star`.
 
 By hand:  cd External/jobNNN && crboost driver tsAlignment --ts TS_01 [--print-commands]
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crboost import driver
-from crboost.alignment import AlignmentError, from_aln, from_xf
-from crboost.driver import DriverError, JobContext
 from crboost.jobs.tsAlignment import TsAlignmentParams as Params
-from crboost.tools import ToolCall
-from crboost.warp import WarpFormatError, movie_stem, read_tilt_series_xml, read_tomostar
+from crboost.running import driver
+from crboost.running.driver import DriverError, JobContext
+from crboost.tools.alignment import AlignmentError, from_aln, from_xf
+from crboost.tools.runner import ToolCall
+from crboost.tools.warp import WarpFormatError, movie_stem, read_tilt_series_xml, read_tomostar
 
 PROCESSING = "warp_tiltseries"
 

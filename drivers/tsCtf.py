@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crboost import driver
-from crboost.driver import DriverError, JobContext
 from crboost.jobs.tsCtf import TsCtfParams as Params
-from crboost.tools import ToolCall
-from crboost.warp import WarpFormatError, movie_stem, read_tilt_series_xml
+from crboost.running import driver
+from crboost.running.driver import DriverError, JobContext
+from crboost.tools.runner import ToolCall
+from crboost.tools.warp import WarpFormatError, movie_stem, read_tilt_series_xml
 
 PROCESSING = "warp_tiltseries"
 HAND_FLAG = {"auto": "--set_auto", "flip": "--set_flip", "noflip": "--set_noflip"}

@@ -11,11 +11,11 @@ By hand:  cd External/jobNNN && crboost driver tsImport --ts TS_01 [--print-comm
 
 from __future__ import annotations
 
-from crboost import driver
-from crboost.driver import DriverError, JobContext
 from crboost.jobs.tsImport import TsImportParams as Params
-from crboost.tools import ToolCall
-from crboost.warp import WarpFormatError, movie_stem, read_tomostar
+from crboost.running import driver
+from crboost.running.driver import DriverError, JobContext
+from crboost.tools.runner import ToolCall
+from crboost.tools.warp import WarpFormatError, movie_stem, read_tomostar
 
 SETTINGS = "warp_tiltseries.settings"
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from crboost import driver
-from crboost.driver import DriverError, JobContext
 from crboost.jobs.tsReconstruct import TsReconstructParams as Params
-from crboost.tools import ToolCall
+from crboost.running import driver
+from crboost.running.driver import DriverError, JobContext
+from crboost.tools.runner import ToolCall
 
 PROCESSING = "warp_tiltseries"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from crboost.config import ProjectConfig
-from crboost.driver import JobContext
 from crboost.jobs import JOB_TYPES
-from crboost.tools import ToolCall, ToolRunner
+from crboost.project.config import ProjectConfig
+from crboost.running.driver import JobContext
+from crboost.tools.runner import ToolCall, ToolRunner
 
 BASE_CONFIG = {
     "data": {"movies": "/data/s1/frames/*.eer", "mdocs": "/data/s1/mdoc/*.mdoc",
@@ -190,7 +190,7 @@ def test_print_only_runs_nothing(tmp_path, capsys, monkeypatch):
 
 
 def test_missing_tool_is_a_clear_error(tmp_path):
-    from crboost.tools import ToolFailed
+    from crboost.tools.runner import ToolFailed
 
     runner = _runner(tmp_path, {"warptools": {"executable": "definitely-not-installed"}})
     runner.print_only = False
@@ -199,7 +199,7 @@ def test_missing_tool_is_a_clear_error(tmp_path):
 
 
 def test_bind_paths_that_apptainer_cannot_take(tmp_path):
-    from crboost.tools import ToolFailed
+    from crboost.tools.runner import ToolFailed
 
     runner = _runner(tmp_path, {"warptools": {"container": "/w.sif"}, "binds": ["/a:b"]})
     with pytest.raises(ToolFailed, match="cannot contain"):

@@ -8,8 +8,8 @@ import os
 import yaml
 from conftest import REPO, plain_snakemake_dry_run, reference, run_cli
 
-from crboost.configfile import EXAMPLE, EXAMPLE_NOTES, key_reference, render_config
-from crboost.schema import schema_text
+from crboost.project.configfile import EXAMPLE, EXAMPLE_NOTES, key_reference, render_config
+from crboost.project.schema import schema_text
 
 
 def snapshot(path):
@@ -19,13 +19,15 @@ def snapshot(path):
 def test_committed_schema_matches_the_models():
     committed = (REPO / "workflow" / "schemas" / "config.schema.yaml").read_text()
     assert committed == schema_text(), (
-        "run: python -m crboost.schema > workflow/schemas/config.schema.yaml"
+        "run: python -m crboost.project.schema > workflow/schemas/config.schema.yaml"
     )
 
 
 def test_config_readme_lists_every_key():
     readme = (REPO / "config" / "README.md").read_text()
-    assert key_reference() in readme, "regenerate the key table: python -m crboost.configfile"
+    assert key_reference() in readme, (
+        "regenerate the key table: python -m crboost.project.configfile"
+    )
 
 
 def test_config_template_is_current():

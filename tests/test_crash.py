@@ -36,7 +36,7 @@ from conftest import copy_project, run_cli
 
 from crboost.cli import DEMO_SETTINGS
 from crboost.demo import write_demo_data
-from crboost.init import init_project
+from crboost.project.init import init_project
 
 pytestmark = pytest.mark.slow
 

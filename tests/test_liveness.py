@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import copy_project, run_cli
 
-from crboost import liveness
-from crboost.relion.pipeline import LOCK_DIR, LOCK_FILE, pipeline_lock
-from crboost.runstate import RUN_FILE, record_run, run_liveness
+from crboost.relion.lock import LOCK_DIR, LOCK_FILE, pipeline_lock
+from crboost.running import liveness
+from crboost.running.runstate import RUN_FILE, record_run, run_liveness
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ import pytest
 import yaml
 from conftest import copy_project, run_cli
 
+from crboost.acquisition.names import star_problem
 from crboost.cli import DEMO_SETTINGS, main
 from crboost.demo import write_demo_data
-from crboost.init import init_project
-from crboost.names import star_problem
+from crboost.project.init import init_project
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -356,7 +356,7 @@ def test_snakemake_output_is_relayed_as_it_comes():
     import threading
     import time
 
-    from crboost.launcher import relay_stderr
+    from crboost.running.launcher import relay_stderr
 
     read, write = os.pipe()
     out, usage = io.StringIO(), []
@@ -482,7 +482,7 @@ def test_symlink_loops_under_a_glob_do_not_hang(tmp_path, raw, capsys):
 
 
 def test_a_glob_that_explodes_stops_with_a_message(tmp_path):
-    from crboost.globbing import GlobTooLarge, glob_files
+    from crboost.acquisition.globbing import GlobTooLarge, glob_files
 
     for i in range(30):
         (tmp_path / f"d{i}" / "e").mkdir(parents=True)

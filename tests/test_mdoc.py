@@ -10,13 +10,10 @@ from datetime import datetime
 import pytest
 from conftest import reference, run_cli
 
+from crboost.acquisition.mdoc import read_tilt_series_mdoc
+from crboost.acquisition.mdoc_dates import parse_mdoc_datetime
+from crboost.acquisition.names import movie_basename, tilt_series_name
 from crboost.errors import MdocError
-from crboost.mdoc import (
-    movie_basename,
-    parse_mdoc_datetime,
-    read_tilt_series_mdoc,
-    tilt_series_name,
-)
 
 MDOC = "mdoc"
 

@@ -14,14 +14,8 @@ from conftest import REFERENCE, pipeline_rows, reference
 
 from crboost.errors import CrboostError
 from crboost.relion.jobstar import read_job_star, render_job_star
-from crboost.relion.pipeline import (
-    LOCK_DIR,
-    LOCK_FILE,
-    job_number,
-    pipeline_lock,
-    read_pipeline,
-    updating_pipeline,
-)
+from crboost.relion.lock import LOCK_DIR, LOCK_FILE, pipeline_lock, updating_pipeline
+from crboost.relion.pipeline import job_number, read_pipeline
 from crboost.relion.validate import validate_pipeline_text, validate_project
 
 PIPELINES = sorted((REFERENCE / "relion").glob("*pipeline*.star"))

@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
+from crboost.simulator.aretomo import ARETOMO2_TAGS
 from crboost.simulator.options import Opt, UsageError, parse_dotnet, parse_tags
-from crboost.simulator.programs import ARETOMO2_TAGS, WARP_VERBS
+from crboost.simulator.warp_options import WARP_VERBS
 
 
 def sim(*args, cwd=None, env=None):

@@ -1,26 +1,45 @@
-"""Registry of job types: `pipeline[].type` -> params model. Add new job types here."""
+"""Registry of job types, one line per type: `crboost/jobs/<name>.py` defines its params model.
+
+Adding a job type: docs/adding-a-job-type.md. Its rules are generated from its model's
+declarations (workflow/rules/jobs.smk); its driver is drivers/<name>.py, its job.star template
+config/jobs/<name>.star.
+"""
 
 from __future__ import annotations
 
-from .base import JobParams
-from .fsMotionAndCtf import FsMotionAndCtfParams
-from .importmovies import ImportMoviesParams
-from .tsAlignment import TsAlignmentParams
-from .tsCtf import TsCtfParams
-from .tsImport import TsImportParams
-from .tsReconstruct import TsReconstructParams
+from importlib import import_module
 
-JOB_TYPES: dict[str, type[JobParams]] = {
-    cls.type_name: cls
-    for cls in (
-        ImportMoviesParams,
-        FsMotionAndCtfParams,
-        TsImportParams,
-        TsAlignmentParams,
-        TsCtfParams,
-        TsReconstructParams,
-    )
-}
+from .base import JobParams
+
+#: Every job type, by `pipeline[].type` name, in pipeline order.
+REGISTRY: tuple[str, ...] = (
+    "importmovies",
+    "fsMotionAndCtf",
+    "tsImport",
+    "tsAlignment",
+    "tsCtf",
+    "tsReconstruct",
+)
+
+
+def _params_model(name: str) -> type[JobParams]:
+    module = import_module(f"{__name__}.{name}")
+    found = [
+        cls
+        for cls in vars(module).values()
+        if isinstance(cls, type)
+        and issubclass(cls, JobParams)
+        and cls.__module__ == module.__name__
+    ]
+    if len(found) != 1 or found[0].type_name != name:
+        raise TypeError(
+            f"crboost/jobs/{name}.py must define one params model with type_name {name!r}"
+        )
+    found[0].check_declaration()
+    return found[0]
+
+
+JOB_TYPES: dict[str, type[JobParams]] = {name: _params_model(name) for name in REGISTRY}
 
 #: The pipeline `crboost init` and `crboost demo` write: (job name, job type).
 DEFAULT_PIPELINE: list[tuple[str, str]] = [
@@ -32,4 +51,4 @@ DEFAULT_PIPELINE: list[tuple[str, str]] = [
     ("reconstruct", "tsReconstruct"),
 ]
 
-__all__ = ["DEFAULT_PIPELINE", "JOB_TYPES", "JobParams"]
+__all__ = ["DEFAULT_PIPELINE", "JOB_TYPES", "REGISTRY", "JobParams"]

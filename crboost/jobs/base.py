@@ -1,20 +1,21 @@
-"""What every job type is: a params model that also knows its RELION identity and its files.
+"""What every job type is: a params model that also declares the job's shape and files.
 
-A job type is four files named after it: `crboost/jobs/<type>.py` (this model),
-`config/jobs/<type>.star` (job.star template), `workflow/rules/<type>.smk` and `drivers/<type>.py`.
+A job type is what is named after it: `crboost/jobs/<type>.py` (this model, with its
+declarations), `drivers/<type>.py`, `config/jobs/<type>.star` (job.star template), and its line in
+the registry (`crboost/jobs/__init__.py`). Its Snakemake rules are generated from the declarations
+(`workflow/rules/jobs.smk`); see docs/adding-a-job-type.md.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ..errors import ConfigError
-
-if TYPE_CHECKING:
-    from ..config import ProjectConfig
+from ..project.validation import format_validation_error
 
 #: Where each value shared by all jobs lives in the project config.
 GLOBAL_VALUES: dict[str, str] = {
@@ -69,13 +70,55 @@ class JobParams(BaseModel):
     #: Tools this job runs (keys of the config's `tools:` section).
     tools: ClassVar[tuple[str, ...]] = ()
 
-    @classmethod
-    def from_config(
-        cls, user_params: dict[str, Any], config: ProjectConfig, where: str
-    ) -> JobParams:
-        """Build the params of an instance: user values plus values synced from the globals."""
-        from ..config import format_validation_error
+    # --- the job's shape: what the rules in workflow/rules/jobs.smk are generated from ---------
 
+    #: What one task covers. "tilt_series": one task per tilt series; "tomogram": one per
+    #: tomogram, i.e. per tilt series as well (rlnTomoName is the tilt-series name); both write
+    #: `<job>/tilt_series/<ts>.star` last, as the item's completion mark, and a gathering step
+    #: writes the job's files. "job": one task for the whole job (e.g. training one model from
+    #: several tomograms), which writes the job's files itself.
+    granularity: ClassVar[Literal["tilt_series", "tomogram", "job"]] = "tilt_series"
+    #: Job-level files written besides output_star (relative to the job dir), e.g. an
+    #: optimisation set; they are outputs of the job-level rule.
+    extra_outputs: ClassVar[tuple[str, ...]] = ()
+    #: The per-item tasks run on the submitting machine, never as cluster jobs (cheap Python
+    #: work like the import); they then take no `resources:` and are never batched.
+    local_tasks: ClassVar[bool] = False
+    #: At most one instance per project: its rules name its directory literally (no `{job}`
+    #: wildcard), e.g. the import, whose frames/ and mdoc/ are the project's.
+    one_per_project: ClassVar[bool] = False
+    #: Values that define one item's result besides the job's params: {name: f(project, job,
+    #: item) -> str}, Snakemake `params:` of the per-item rule, so that a change re-runs that
+    #: item (and what depends on it) only.
+    item_params: ClassVar[dict[str, Callable[[Any, Any, str], str]]] = {}
+    #: A job-level step that runs once all upstream items are done and before this job's
+    #: per-item tasks (one dataset-wide decision, say), written by the driver's `prepare`
+    #: function into this file (relative to the job dir), which every per-item task reads.
+    #: None: no such step.
+    prepare_output: ClassVar[str | None] = None
+
+    @classmethod
+    def per_item(cls) -> bool:
+        return cls.granularity != "job"
+
+    @classmethod
+    def check_declaration(cls) -> None:
+        """A job type's declarations fit together (checked when the registry is built)."""
+        where = f"job type {getattr(cls, 'type_name', cls.__name__)}"
+        if cls.granularity not in ("tilt_series", "tomogram", "job"):
+            raise TypeError(f"{where}: granularity {cls.granularity!r}")
+        if cls.prepare_output and not cls.per_item():
+            raise TypeError(f"{where}: a prepare step needs per-item tasks to prepare for")
+        if cls.item_params and not cls.per_item():
+            raise TypeError(f"{where}: item_params need per-item tasks")
+        for name in (cls.output_star, *cls.extra_outputs, cls.prepare_output or "x"):
+            if name.startswith("/") or ".." in name.split("/") or name.startswith("tilt_series/"):
+                raise TypeError(f"{where}: {name!r} must be a file inside the job dir")
+
+    @classmethod
+    def from_config(cls, user_params: dict[str, Any], config: Any, where: str) -> JobParams:
+        """Build the params of an instance: user values plus values synced from the globals
+        (`config` is the ProjectConfig, not imported here: checking a config imports the jobs)."""
         clash = sorted(set(user_params) & set(cls.synced))
         if clash:
             key = clash[0]
@@ -86,7 +129,7 @@ class JobParams(BaseModel):
         try:
             return cls(**values, **user_params)
         except ValidationError as e:
-            raise ConfigError(format_validation_error(e, prefix=where)) from None
+            raise ConfigError(format_validation_error(e, cls, prefix=where)) from None
 
     def to_json(self) -> str:
         """Canonical JSON of the params: what a job dir records and Snakemake compares."""
@@ -118,3 +161,8 @@ def _lookup(config: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         node = getattr(node, part)
     return node
+
+
+def manifest_fingerprint(project: Any, job: Any, item: str) -> str:
+    """The tilt series' fingerprint in the manifest: what its mdoc and movies say (item_params)."""
+    return project.manifest.fingerprint(item)

@@ -11,8 +11,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from ..names import star_problem
-from .base import JobParams, synced_from_globals
+from ..acquisition.names import star_problem
+from .base import JobParams, manifest_fingerprint, synced_from_globals
 
 
 class ImportMoviesParams(JobParams):
@@ -23,6 +23,10 @@ class ImportMoviesParams(JobParams):
     output_star: ClassVar[str] = "tilt_series.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.import"
     adopt_patterns: ClassVar[tuple[str, ...]] = ("relion.importtomo",)
+    # frames/ and mdoc/ are the project's; linking and copying is quick work for the main node
+    one_per_project: ClassVar[bool] = True
+    local_tasks: ClassVar[bool] = True
+    item_params: ClassVar[dict] = {"tilt_series": manifest_fingerprint}
     synced: ClassVar[dict[str, str]] = synced_from_globals(
         "pixel_size",
         "voltage",

@@ -2,7 +2,7 @@
 
 STAR readers change some values: starfile turns a `'` inside a value into `"`, a value starting
 with `_` is taken for a label, one starting with `data_` for a new block. crboost's own names are
-checked before they get here (crboost/names.py); these are the last guards: a file RELION wrote
+checked before they get here (acquisition/names.py); these are the last guards: a file RELION wrote
 with such a value is refused when read, and a pipeline that would not read back is not written.
 """
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..errors import CrboostError
 
 if TYPE_CHECKING:
-    from .pipeline import Pipeline
+    import pandas as pd
 
 
 def refuse_changed_quotes(path: Path, raw: str, data: dict) -> None:
@@ -34,10 +34,11 @@ def refuse_changed_quotes(path: Path, raw: str, data: dict) -> None:
                     )
 
 
-def risky_values(pipeline: Pipeline) -> bool:
-    from ..names import star_problem
+def risky_values(tables: dict[str, pd.DataFrame]) -> bool:
+    """Whether any value is one that STAR readers may change (then the file is read back)."""
+    from ..acquisition.names import star_problem
 
-    for table in pipeline.tables.values():
+    for table in tables.values():
         for column in table.columns:
             for value in table[column]:
                 text = str(value)
@@ -46,26 +47,25 @@ def risky_values(pipeline: Pipeline) -> bool:
     return False
 
 
-def check_reads_back(root: Path, text: str, pipeline: Pipeline) -> None:
-    from .pipeline import PIPELINE_FILE, read_pipeline
-
-    probe = root / f".{PIPELINE_FILE}.check{os.getpid()}"
+def check_reads_back(target: Path, text: str, tables: dict[str, pd.DataFrame], read) -> None:
+    """CrboostError unless `text`, read with `read(path)` (which gives tables), gives `tables`."""
+    probe = target.with_name(f".{target.name}.check{os.getpid()}")
     try:
         probe.write_text(text)
-        again = read_pipeline(probe)
+        again = read(probe)
     except CrboostError as e:
         reason = str(e).removeprefix(f"{probe}: ")
-        raise CrboostError(f"{root / PIPELINE_FILE}: not written: {reason}") from None
+        raise CrboostError(f"{target}: not written: {reason}") from None
     finally:
         probe.unlink(missing_ok=True)
-    for block, table in pipeline.tables.items():
+    for block, table in tables.items():
         before = table.astype(str).to_dict("records")
-        after = again.tables[block].astype(str).to_dict("records")
+        after = again[block].astype(str).to_dict("records")
         if before != after:
             changed = next(
                 (a, b) for a, b in zip(before, after, strict=False) if a != b
             ) if len(before) == len(after) else (len(before), len(after))  # fmt: skip
             raise CrboostError(
-                f"{root / PIPELINE_FILE}: data_{block} would not read back as written "
+                f"{target}: data_{block} would not read back as written "
                 f"({changed[0]} -> {changed[1]}); not written"
             )

@@ -5,9 +5,10 @@ import sys
 from pathlib import Path
 
 from crboost.errors import CrboostError
-from crboost.hooks import job_dirs_of, on_finish, on_start
-from crboost.jobsetup import job_spec_json
-from crboost.project import load_project
+from crboost.jobs import JOB_TYPES
+from crboost.project.load import load_project
+from crboost.running.hooks import job_dirs_of, on_finish, on_start
+from crboost.running.jobsetup import job_spec_json
 
 
 def project_config_file():
@@ -30,7 +31,6 @@ try:
 except CrboostError as e:
     sys.exit(f"crboost: {e}")
 
-IMPORT_DIR = PROJECT.of_type("importmovies")[0].dir
 # Jobs call `crboost` and `python` of the environment running this workflow (also on cluster
 # nodes, where the job re-parses this file). Deliberately no params entry, so moving the
 # install re-runs nothing.
@@ -51,12 +51,13 @@ def planned_job_dirs():
 
 
 def all_results():
-    """Every job's sentinel and every tilt series' STAR file of every job: a deleted result is
-    a missing target, re-made with what depends on it (Snakemake does not look at the inputs of
-    jobs it has no reason to run)."""
+    """Every job's sentinel and every item's STAR file of every per-item job: a deleted result
+    is a missing target, re-made with what depends on it (Snakemake does not look at the inputs
+    of jobs it has no reason to run)."""
     results = [job.success for job in PROJECT.jobs]
     for job in PROJECT.jobs:
-        results += tilt_series_stars(job.dir)
+        if job.cls.per_item():
+            results += [job.ts_star(ts) for ts in PROJECT.items(job)]
     return results
 
 
@@ -67,6 +68,60 @@ def job_dirs_regex():
 def job_numbers(job_type):
     """Regex of the job dir names (job001|job004) of one job type; never matches if none."""
     return "|".join(job.number for job in PROJECT.of_type(job_type)) or "(?!)"
+
+
+# --- paths of a job type's rules: `<TypeDir>/{job}`, or the one instance's literal directory --
+
+
+def literal_job(job_type):
+    """The one instance of a one-per-project type (its rules then need no `job` wildcard)."""
+    jobs = PROJECT.of_type(job_type)
+    if JOB_TYPES[job_type].one_per_project and len(jobs) == 1:
+        return jobs[0]
+    return None
+
+
+def job_path(job_type, name):
+    """A file of the type's job directory, as rules name it."""
+    job = literal_job(job_type)
+    folder = job.dir if job else f"{JOB_TYPES[job_type].type_dir}/{{job}}"
+    return f"{folder}/{name}"
+
+
+def job_path_list(job_type, names):
+    return [job_path(job_type, name) for name in names]
+
+
+def job_constraint(job_type):
+    return {} if literal_job(job_type) else {"job": job_numbers(job_type)}
+
+
+def job_of(job_type, wildcards):
+    return literal_job(job_type) or PROJECT.job_at(
+        f"{JOB_TYPES[job_type].type_dir}/{wildcards.job}"
+    )
+
+
+def driver_command(job_type, flags):
+    """The shell command of a rule: fixed text plus wildcards, never data-derived strings."""
+    job = literal_job(job_type)
+    folder = job.dir if job else f"{JOB_TYPES[job_type].type_dir}/{{wildcards.job}}"
+    flags = f" {flags}" if flags else ""
+    return f"crboost driver {job_type} --job {folder}{flags} > {{log:q}} 2>&1"
+
+
+# Snakemake evaluates a rule's `shell:` expression twice: when the rule is defined, and again
+# when one of its jobs runs, inside the job's function, where a loop variable has long moved on
+# to the last job type (snakemake#2832). That function has the rule's name as a local (`rule`),
+# next to `bench_record`: there, the command recorded at definition is looked up by it.
+RULE_SHELL = {}
+
+
+def rule_shell(rule_name, command, scope):
+    if "bench_record" in scope:
+        return RULE_SHELL[scope["rule"]]
+    RULE_SHELL[rule_name] = command
+    return command
 
 
 # Rule settings that differ between job instances of a type become functions of the `job`
@@ -83,21 +138,20 @@ TASK_RESOURCES = {
 }
 
 
-def job_of(wildcards):
-    return PROJECT.job_at(f"External/{wildcards.job}")
-
-
 def per_instance(job_type, value_of):
     """value_of(job) for the type's instances: one plain value if they agree, else a function."""
     values = {value_of(job) for job in PROJECT.of_type(job_type)}
     if len(values) <= 1:
         return next(iter(values), None)
-    return lambda wildcards: value_of(job_of(wildcards))
+    return lambda wildcards: value_of(job_of(job_type, wildcards))
 
 
 def task_resources(job_type):
-    """Resources of a job type's tilt-series tasks (config `resources:`), for `resources:`."""
+    """Resources of a job type's tasks (config `resources:`), for `resources:`; none for tasks
+    that run on the submitting machine."""
     out = {}
+    if JOB_TYPES[job_type].local_tasks:
+        return out
     for name, key in TASK_RESOURCES.items():
         value = per_instance(job_type, lambda job, key=key: getattr(job.resources, key))
         if value is not None:
@@ -108,39 +162,96 @@ def task_resources(job_type):
 def task_group(job_type):
     """Batching group of the type's tilt-series tasks, only when a group_size asks for it
     (crboost run then passes --group-components <type>_tilt_series=N)."""
+    if JOB_TYPES[job_type].local_tasks:
+        return None
     if any(job.resources.group_size for job in PROJECT.of_type(job_type)):
         return f"{job_type}_tilt_series"
     return None
 
 
 def task_threads(job_type):
+    if JOB_TYPES[job_type].local_tasks:
+        return 1
     return per_instance(job_type, lambda job: job.resources.cpus) or 1
 
 
-def upstream_tilt_series(job_type):
-    """The same tilt series' STAR file of the job an instance reads from."""
-    dirs = per_instance(job_type, lambda job: job.upstream.dir)
-    if callable(dirs):
-        return lambda wildcards: job_of(wildcards).upstream.ts_star(wildcards.ts)
-    return f"{dirs}/tilt_series/{{ts}}.star"
+# --- inputs and params ---------------------------------------------------------------------
+
+
+def item_inputs(job_type):
+    """What a per-item task reads: its job's recorded params, the same item of the upstream
+    job, the prepare step's output."""
+    inputs = {"spec": job_path(job_type, "job_params.json")}
+    declared = JOB_TYPES[job_type]
+    if declared.accepts:
+        inputs["upstream"] = upstream_item(job_type)
+    if declared.prepare_output:
+        inputs["prepared"] = job_path(job_type, declared.prepare_output)
+    return inputs
+
+
+def upstream_item(job_type):
+    """The upstream job's result for the same item: the item's STAR file, or the job's STAR
+    file when the upstream job works on the whole job at once."""
+    upstream = per_instance(job_type, lambda job: job.upstream.item_input("{ts}"))
+    if not callable(upstream):
+        return upstream or []
+
+    def of_instance(wildcards):
+        return job_of(job_type, wildcards).upstream.item_input(wildcards.ts)
+
+    return of_instance
 
 
 def upstream_output(job_type):
+    """The upstream job's STAR file (its job-level result)."""
+    if not JOB_TYPES[job_type].accepts:
+        return []
     return per_instance(job_type, lambda job: job.upstream.output_star) or []
+
+
+def upstream_items(job_type):
+    """Every upstream result the job's items need: what its prepare step waits for."""
+    return (
+        per_instance(
+            job_type,
+            lambda job: tuple(
+                dict.fromkeys(job.upstream.item_input(ts) for ts in PROJECT.items(job))
+            ),
+        )
+        or []
+    )
+
+
+def job_item_stars(job_type):
+    """Every item's STAR file of the job (what its gathering step waits for)."""
+    pattern = job_path(job_type, "tilt_series/{ts}.star")
+    stars = per_instance(
+        job_type,
+        lambda job: tuple(pattern.replace("{ts}", ts) for ts in PROJECT.items(job)),
+    )
+    if callable(stars):
+        return lambda wildcards: [
+            job_of(job_type, wildcards).ts_star(ts)
+            for ts in PROJECT.items(job_of(job_type, wildcards))
+        ]
+    return list(stars or [])
+
+
+def item_params(job_type):
+    """The type's per-item params (a change re-runs that item only), as functions of `ts`."""
+    return {
+        name: item_param(job_type, value_of)
+        for name, value_of in JOB_TYPES[job_type].item_params.items()
+    }
+
+
+def item_param(job_type, value_of):
+    def of_item(wildcards):
+        return value_of(PROJECT, job_of(job_type, wildcards), wildcards.ts)
+
+    return of_item
 
 
 def job_spec(wildcards):
     return job_spec_json(PROJECT.job_at(wildcards.jobdir))
-
-
-def tilt_series_fingerprint(wildcards):
-    return PROJECT.manifest.fingerprint(wildcards.ts)
-
-
-def job_tilt_series_stars():
-    """Every tilt series' STAR file of the job in the `job` wildcard (External/{job})."""
-    return [f"External/{{job}}/tilt_series/{ts}.star" for ts in PROJECT.tilt_series]
-
-
-def tilt_series_stars(job_dir):
-    return [f"{job_dir}/tilt_series/{ts}.star" for ts in PROJECT.tilt_series]

@@ -18,4 +18,4 @@ rule job_setup:
     params:
         spec=job_spec,
     shell:
-        "python -m crboost.jobsetup --job {wildcards.jobdir} > {log:q} 2>&1"
+        "python -m crboost.running.jobsetup --job {wildcards.jobdir} > {log:q} 2>&1"

@@ -1,0 +1,349 @@
+"""`crboost run`: start Snakemake on a project so that coming back always works.
+
+Before a real run it makes sure no other run of the project is alive (and says which one is),
+clears the Snakemake lock a dead run left behind, and deals with tasks of a killed run that are
+still running (waits for them, or cancels them when asked) so that no output is written twice.
+During the run it prints each job's progress (tilt series done / total).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..errors import CrboostError
+from ..project.config import CONFIG_NAME
+from ..project.load import Project, load_project
+from .hooks import save_manifest
+from .liveness import STALE_AFTER, Heartbeat
+from .runstate import RUN_FILE, describe_run, record_run, run_liveness
+
+DRY_RUN_FLAGS = ("-n", "--dry-run", "--dryrun")
+#: what identifies a process working for a crboost project (the cwd tells which project)
+_TASK_MARKERS = (
+    "crboost.cli driver",
+    "crboost driver",
+    "crboost.running.jobsetup",
+    "crboost.simulator",
+)
+
+
+def run_project(
+    project_dir: Path,
+    profile: str,
+    snakemake_args: list[str],
+    orphans: str = "wait",
+    progress: bool = True,
+) -> int:
+    from ..resources import profile_dir, snakefile
+
+    config = project_dir / CONFIG_NAME
+    if not config.is_file():
+        raise CrboostError(f"{config}: no such file (make one with crboost init)")
+    project = load_project(config)  # fail fast, with a one-line message
+    profile_path = Path(profile) if "/" in profile else profile_dir(profile)
+    if not (profile_path / "config.yaml").is_file():
+        raise CrboostError(f"--profile {profile}: no {profile_path}/config.yaml")
+    base = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile()),
+            "--configfile", str(config.resolve())]  # fmt: skip
+    dry = any(a in DRY_RUN_FLAGS for a in snakemake_args)
+    print_skipped(project)
+    check_tools(project, dry)
+    if dry:
+        print_param_changes(project)
+    else:
+        take_over(project, base, orphans)
+        save_manifest(project)  # also when Snakemake finds nothing to do (no onstart then)
+    cmd = [*base, "--profile", str(profile_path), *run_options(project, profile_path),
+           *snakemake_args]  # fmt: skip
+    # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project
+    # (arguments given after --: Snakemake's usage text on a wrong one is cut to its error line)
+    stderr = subprocess.PIPE if snakemake_args else None
+    proc = subprocess.Popen(cmd, cwd=project_dir, stderr=stderr, text=True)
+    usage_error: list[str] = []  # filled by the relay when Snakemake refuses its arguments
+    relay = _start_relay(proc.stderr, usage_error) if stderr else None
+    heartbeat = None
+    if not dry:
+        record_run(project.root, pid=proc.pid)
+        # the run's sign of life for other hosts, from the start (snakemake beats too, once its
+        # onstart ran: that can be minutes later for a large project)
+        heartbeat = Heartbeat(project.root / RUN_FILE, proc.pid).start()
+    reporter = Progress(project) if progress and not dry else None
+    if reporter:
+        reporter.start()
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        return proc.wait()
+    finally:
+        if relay:
+            relay.join(timeout=10)
+        if heartbeat:
+            heartbeat.stop()
+        if reporter:
+            reporter.stop(report=not usage_error)
+
+
+def _start_relay(stream, usage_error: list[str]) -> threading.Thread:
+    thread = threading.Thread(
+        target=relay_stderr, args=(stream, sys.stderr, usage_error), daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def relay_stderr(stream, out, usage_error: list[str]) -> None:
+    """Copy Snakemake's stderr; if it starts with argparse's usage text (a wrong argument after
+    --), print only Snakemake's error line (and note it in usage_error)."""
+    first = stream.readline()
+    if first.startswith("usage:"):
+        text = first + stream.read()
+        error = next((ln for ln in text.splitlines() if ": error: " in ln), None)
+        if error is None:
+            out.write(text)
+        else:
+            usage_error.append(error)
+            out.write(f"crboost: snakemake: {error.split(': error: ', 1)[1]} (the arguments "
+                      "after -- go to snakemake; see snakemake --help)\n")  # fmt: skip
+        out.flush()
+        return
+    out.write(first)
+    out.flush()
+    for line in iter(stream.readline, ""):  # line by line, as it comes
+        out.write(line)
+        out.flush()
+
+
+def run_options(project: Project, profile_path: Path) -> list[str]:
+    """Snakemake options that come from the project: batching, node size, SLURM job names."""
+    import yaml
+
+    from .slurm import job_name_prefix
+
+    options: list[str] = []
+    groups = {}
+    for job in project.jobs:
+        batched = job.cls.per_item() and not job.cls.local_tasks
+        if job.resources.group_size and batched:
+            key = f"{job.type}_tilt_series"
+            groups[key] = max(groups.get(key, 1), job.resources.group_size)
+    if groups:
+        options += ["--group-components", *(f"{k}={v}" for k, v in sorted(groups.items()))]
+    node = project.config.resources.get("node")
+    if node is not None:
+        # a batch of tasks never asks for more than one node has (it would pend forever)
+        if node.cpus:
+            options += ["--cores", str(node.cpus)]
+        caps = [f"gpu={node.gpus}"] if node.gpus is not None else []
+        caps += [f"mem_mb={node.mem_mb}"] if node.mem_mb else []
+        if caps:
+            options += ["--resources", *caps]
+    profile = yaml.safe_load((profile_path / "config.yaml").read_text()) or {}
+    if profile.get("executor") == "slurm":
+        options += ["--slurm-jobname-prefix", job_name_prefix(project.root)]
+    return options
+
+
+def check_tools(project: Project, dry: bool) -> None:
+    """Tools the remaining work needs, found before anything starts (a dry run only warns)."""
+    from .preflight import missing_tools
+
+    problems = missing_tools(project)
+    if problems and not dry:
+        raise CrboostError("; ".join(problems))
+    for problem in problems:
+        print(f"crboost: warning: {problem}", file=sys.stderr)
+
+
+def print_skipped(project: Project) -> None:
+    """What the data has that is not imported, and why (also in the import job's run.out and
+    in `crboost status`); new tilt series whose names had to be made safe."""
+    from .status import skipped_lines
+
+    for line in skipped_lines(project.manifest.skipped):
+        print(f"crboost: {line}", file=sys.stderr)
+    for message in project.manifest.renamed():
+        print(f"crboost: {message}", file=sys.stderr)
+
+
+def print_param_changes(project: Project) -> None:
+    from .status import project_status
+
+    for job in project_status(project, reconcile_statuses=False):
+        if job.changes:
+            print(f"crboost: {job.job} ({job.dir}) re-runs, params changed: "
+                  + "; ".join(job.changes), file=sys.stderr)  # fmt: skip
+
+
+def take_over(project: Project, snakemake_base: list[str], orphans: str) -> None:
+    """Refuse if another run is alive; otherwise clean up after a dead one."""
+    root = project.root
+    previous, verdict = run_liveness(root)
+    if previous and verdict.alive and verdict.local:
+        raise CrboostError(
+            f"another run of this project is alive: {describe_run(previous)} ({verdict.why}); "
+            f"wait for it or stop it (kill {previous.get('pid')})"
+        )
+    if previous and verdict.alive:
+        raise CrboostError(
+            f"another run of this project may be alive: {describe_run(previous)} ({verdict.why}); "
+            "crboost cannot see processes on another host and counts that run as gone once "
+            f"its heartbeat ({RUN_FILE}) is {STALE_AFTER:.0f} s old: stop it there, or wait"
+        )
+    handle_leftover_tasks(project, orphans)
+    settle_finished_tasks(project)
+    locks = root / ".snakemake" / "locks"
+    if locks.is_dir() and any(locks.iterdir()):
+        who = f"host {previous['host']} pid {previous['pid']}" if previous else "an earlier run"
+        why = f" ({verdict.why})" if previous else ""
+        print(f"crboost: clearing the Snakemake lock left by {who}, which is gone{why}",
+              file=sys.stderr)  # fmt: skip
+        subprocess.run([*snakemake_base, "--unlock"], cwd=root, capture_output=True, check=False)
+
+
+def handle_leftover_tasks(project: Project, policy: str) -> None:
+    """Tasks a killed run left running keep writing their outputs: wait for them or cancel them,
+    so that the new run does not start the same work a second time."""
+    from .slurm import cancel_cluster_jobs, leftover_cluster_jobs
+
+    local = leftover_local_tasks(project.root)
+    cluster = leftover_cluster_jobs(project.root)
+    if not local and not cluster:
+        return
+    for pid, cmdline in local:
+        print(f"crboost: a task of the previous run is still running: pid {pid}: {cmdline}",
+              file=sys.stderr)  # fmt: skip
+    for job_id, state, comment in cluster:
+        print(f"crboost: a SLURM job of the previous run is {state}: {job_id} {comment}",
+              file=sys.stderr)  # fmt: skip
+    if policy == "cancel":
+        for pid, _ in local:
+            _terminate(pid)
+        cancel_cluster_jobs([job_id for job_id, _, _ in cluster])
+        print(f"crboost: cancelled {len(local) + len(cluster)} leftover task(s)", file=sys.stderr)
+    else:
+        print("crboost: waiting for them to finish (crboost run --leftovers cancel stops them "
+              "instead)", file=sys.stderr)  # fmt: skip
+    while leftover_local_tasks(project.root) or leftover_cluster_jobs(project.root):
+        time.sleep(2)
+
+
+def settle_finished_tasks(project: Project) -> list[str]:
+    """Tasks that finished after their run was killed wrote their completion mark (a driver
+    writes its tilt series' STAR file, a job's sentinel, job_params.json last): their outputs are
+    complete, so Snakemake's incomplete markers for them go, and the work is not redone."""
+    from ..project.load import PARAMS_FILE, SENTINEL_SUCCESS
+    from .status import incomplete_markers
+
+    root = project.root
+    settled = []
+    for path, marker in incomplete_markers(root).items():
+        job = next((j for j in project.jobs if path.startswith(j.dir + "/")), None)
+        if job is None:
+            continue
+        inside = path[len(job.dir) + 1 :]
+        if inside.startswith("tilt_series/") or inside == job.cls.prepare_output:
+            complete = (root / path).exists()
+        elif inside in (PARAMS_FILE, "job.star"):
+            complete = (root / job.params_file).exists() and _spec_current(project, job)
+        else:
+            complete = (root / job.dir / SENTINEL_SUCCESS).exists()
+        if complete:
+            marker.unlink(missing_ok=True)
+            settled.append(path)
+    if settled:
+        print(f"crboost: {len(settled)} output(s) finished after the previous run was killed; "
+              "kept", file=sys.stderr)  # fmt: skip
+    return settled
+
+
+def _spec_current(project: Project, job) -> bool:
+    import json
+
+    from .jobsetup import job_spec
+
+    try:
+        return json.loads((project.root / job.params_file).read_text()) == json.loads(
+            json.dumps(job_spec(job))
+        )
+    except (OSError, ValueError):
+        return False
+
+
+def leftover_local_tasks(root: Path) -> list[tuple[int, str]]:
+    """Processes on this machine working for this project (crboost drivers, job setup, tools)."""
+    found = []
+    mine = {os.getpid(), os.getppid()}
+    root_text = str(root.resolve())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in mine:
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            cwd = os.readlink(entry / "cwd")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if any(m in cmdline for m in _TASK_MARKERS) and (cwd + "/").startswith(root_text + "/"):
+            found.append((int(entry.name), cmdline))
+    return found
+
+
+def _terminate(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class Progress:
+    """Prints tilt series done / total per job when it changes (every few seconds)."""
+
+    def __init__(self, project: Project, interval: float = 5.0):
+        self.project = project
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._last = ""
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, report: bool = True) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        if report:
+            self._report()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._report()
+
+    def _report(self) -> None:
+        from .status import done_items
+
+        parts = []
+        for job in self.project.jobs:
+            items = set(self.project.items(job))
+            done = len(done_items(self.project.root, job, items))
+            mark = "*" if (self.project.root / job.success).exists() else ""
+            parts.append(f"{job.name} {done}/{len(items)}{mark}")
+        line = "crboost progress: " + ", ".join(parts)
+        if line != self._last:
+            print(line, file=sys.stderr, flush=True)
+            self._last = line

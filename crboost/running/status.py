@@ -1,0 +1,216 @@
+"""`crboost status`: where a project stands, from its files alone (fast at 1000 tilt series).
+
+Per job instance: RELION status, tilt series done / failed / total, whether its params differ
+from those it last ran with, the last error line. It reads the sentinels, the per-tilt-series
+STAR files (one directory listing per job), the failure file, default_pipeline.star, each job's
+job_params.json and Snakemake's incomplete markers; it builds no Snakemake DAG.
+Statuses are reconciled first (a Running job without sentinel and without a live run is Failed).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..project.load import Job, Project
+from ..relion.pipeline import PIPELINE_FILE, read_pipeline_index
+
+STATUSES = ("Succeeded", "Failed", "Running", "Scheduled", "Pending")
+
+
+@dataclass
+class JobStatus:
+    job: str
+    type: str
+    dir: str
+    status: str
+    tilt_series: dict[str, int]
+    params_changed: bool
+    error: str | None = None
+    changes: list[str] = field(default_factory=list)
+
+
+def project_status(project: Project, reconcile_statuses: bool = True) -> list[JobStatus]:
+    from .jobsetup import job_spec
+    from .runstate import reconcile, run_is_alive
+
+    root = project.root
+    alive = run_is_alive(root)
+    if reconcile_statuses:
+        reconcile(project, alive=alive)
+    processes = {}
+    if (root / PIPELINE_FILE).exists():
+        processes = {p.name: p.status for p in read_pipeline_index(root).process_list()}
+    incomplete = incomplete_outputs(root)
+    out = []
+    done_in: dict[str, set[str]] = {}
+    for job in project.jobs:
+        names = set(project.items(job))
+        done = done_items(root, job, names)
+        if job.upstream is not None:
+            # a result whose input is gone is not a result any more (it will be re-made)
+            done &= done_in.get(job.upstream.dir, set())
+        done_in[job.dir] = done
+        failure = root / job.failure
+        failed_lines = failure.read_text().splitlines() if failure.exists() else []
+        failed = {ts for ts in _failed_tilt_series(failed_lines) if ts in names} - done
+        recorded = _recorded_spec(root, job)
+        current = json.loads(json.dumps(job_spec(job)))
+        changes = _diff(recorded, current) if recorded is not None else []
+        status = _status(
+            root, job, processes.get(job.relion_name), alive, incomplete, bool(failed_lines)
+        )
+        out.append(
+            JobStatus(
+                job=job.name,
+                type=job.type,
+                dir=job.dir,
+                status=status,
+                tilt_series={"done": len(done), "failed": len(failed), "total": len(names)},
+                params_changed=bool(changes),
+                error=failed_lines[-1] if failed_lines and status == "Failed" else None,
+                changes=changes,
+            )
+        )
+    return out
+
+
+def _status(root: Path, job: Job, relion: str | None, alive: bool, incomplete: set[str],
+            failed: bool) -> str:  # fmt: skip
+    if (root / job.success).exists():
+        return "Succeeded"
+    running_here = any(p.startswith(job.dir + "/") for p in incomplete)
+    if alive and (relion == "Running" or running_here):
+        return "Running"
+    if failed or relion == "Failed":
+        return "Failed"
+    if relion in ("Scheduled", "Running"):
+        return "Scheduled"
+    return "Pending"
+
+
+def done_items(root: Path, job: Job, items: set[str]) -> set[str]:
+    """The job's items with a result: per-item jobs have their tilt_series/<ts>.star (one
+    directory listing); a whole-job type has them all once it succeeded."""
+    if not job.cls.per_item():
+        return set(items) if (root / job.success).exists() else set()
+    try:
+        with os.scandir(root / job.dir / "tilt_series") as entries:
+            return {e.name[:-5] for e in entries if e.name.endswith(".star")} & items
+    except FileNotFoundError:
+        return set()
+
+
+def _failed_tilt_series(lines: list[str]) -> set[str]:
+    failed = set()
+    for line in lines:
+        marker = " tilt series "
+        if marker in line:
+            failed.add(line.split(marker, 1)[1].split(":", 1)[0])
+    return failed
+
+
+def _recorded_spec(root: Path, job: Job) -> dict | None:
+    try:
+        return json.loads((root / job.params_file).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        if key == "params":
+            continue
+        if old.get(key) != new.get(key):
+            changes.append(f"{key}: {old.get(key)} -> {new.get(key)}")
+    old_p, new_p = old.get("params", {}), new.get("params", {})
+    for key in sorted(set(old_p) | set(new_p)):
+        if old_p.get(key) != new_p.get(key):
+            changes.append(f"{key}: {old_p.get(key)} -> {new_p.get(key)}")
+    return changes
+
+
+def incomplete_markers(root: Path) -> dict[str, Path]:
+    """Outputs Snakemake marked as being written: {output path: marker file}.
+    (.snakemake/incomplete/, file names are urlsafe base64 of the path, split into
+    '@'-prefixed directories when longer than a file name may be.)"""
+    folder = root / ".snakemake" / "incomplete"
+    found: dict[str, Path] = {}
+    if not folder.is_dir():
+        return found
+    for dirpath, _dirs, files in os.walk(folder):
+        rel = Path(dirpath).relative_to(folder)
+        prefix = "".join(part.lstrip("@") for part in rel.parts)
+        for name in files:
+            if name == "migration_underway":
+                continue
+            try:
+                path = base64.urlsafe_b64decode((prefix + name).encode()).decode()
+            except (ValueError, UnicodeDecodeError):
+                continue
+            found[path] = Path(dirpath) / name
+    return found
+
+
+def incomplete_outputs(root: Path) -> set[str]:
+    return set(incomplete_markers(root))
+
+
+def summary_line(jobs: list[JobStatus]) -> str:
+    counts = {s: sum(1 for j in jobs if j.status == s) for s in STATUSES}
+    parts = [f"{n} {s.lower()}" for s, n in counts.items() if n]
+    changed = sum(1 for j in jobs if j.params_changed)
+    text = f"{len(jobs)} jobs: " + ", ".join(parts)
+    return text + (f"; {changed} with changed params (will re-run)" if changed else "")
+
+
+#: Reasons of files that were never tilt series (per-movie FrameSet mdocs can be hundreds).
+_NOT_TILT_SERIES = ("not a tilt series",)
+
+
+def skipped_lines(skipped: dict[str, str], indent: str = "") -> list[str]:
+    """One line per skipped tilt series with its reason; files that are not tilt series at
+    all are named on one line when there are many."""
+    other = {k: v for k, v in skipped.items() if not v.endswith(_NOT_TILT_SERIES)}
+    not_ts = sorted(set(skipped) - set(other))
+    lines = [f"{indent}skipped {name}: {why}" for name, why in sorted(other.items())]
+    if len(not_ts) > 3:
+        shown = ", ".join(not_ts[:5]) + (", ..." if len(not_ts) > 5 else "")
+        lines.append(f"{indent}skipped {len(not_ts)} files that are not tilt series "
+                     f"(per-movie, montage or override mdocs): {shown}")  # fmt: skip
+    else:
+        lines += [f"{indent}skipped {name}: {skipped[name]}" for name in not_ts]
+    return lines
+
+
+def as_json(jobs: list[JobStatus], skipped: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "jobs": [{k: v for k, v in asdict(j).items() if k != "changes"} for j in jobs],
+        "skipped": dict(sorted((skipped or {}).items())),
+        "summary": summary_line(jobs),
+    }
+
+
+def format_table(jobs: list[JobStatus], skipped: dict[str, str] | None = None) -> str:
+    rows = [f"{'job':<14} {'type':<14} {'dir':<17} {'status':<10} {'tilt series':>12}  params"]
+    for j in jobs:
+        ts = j.tilt_series
+        counts = f"{ts['done']}/{ts['total']}" + (
+            f" ({ts['failed']} failed)" if ts["failed"] else ""
+        )
+        rows.append(
+            f"{j.job:<14} {j.type:<14} {j.dir:<17} {j.status:<10} {counts:>12}  "
+            + ("changed" if j.params_changed else "")
+        )
+        for change in j.changes[:5]:
+            rows.append(f"{'':<14}   changed {change}")
+        if j.error:
+            rows.append(f"{'':<14}   error: {j.error}")
+    rows += skipped_lines(skipped or {})
+    rows.append(summary_line(jobs))
+    return "\n".join(rows)

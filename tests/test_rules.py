@@ -1,0 +1,75 @@
+"""The rules generated from the job-type registry: the same plan as the hand-written rules
+they replaced, job for job, and nothing re-run in a project finished before."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from conftest import REPO
+from dryrun_plan import VARIANTS, dry_run_plan, make_project, recorded_metadata
+
+from crboost.jobs import JOB_TYPES, JobParams
+
+RECORDED = json.loads((Path(__file__).parent / "data" / "recorded_plans.json").read_text())
+#: Modules that moved since the recording, as they appear in shell commands.
+MOVED = {"python -m crboost.jobsetup ": "python -m crboost.running.jobsetup "}
+
+
+def as_now(job: dict) -> dict:
+    shell = job.get("shell", "")
+    for old, new in MOVED.items():
+        shell = shell.replace(old, new)
+    return {**job, "shell": shell} if "shell" in job else job
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_plan_is_the_recorded_plan_job_for_job(tmp_path, variant):
+    plan = dry_run_plan(REPO, make_project(REPO, tmp_path, variant))
+    expected = [as_now(job) for job in RECORDED["plans"][variant]]
+    assert [j["rule"] for j in plan] == [j["rule"] for j in expected]
+    for ours, before in zip(plan, expected, strict=True):
+        assert ours == before
+
+
+@pytest.mark.slow
+def test_finished_project_records_what_the_old_rules_recorded(finished_demo):
+    """Snakemake re-runs a job when its params or inputs differ from what it recorded: a demo
+    run now records exactly what a run with the hand-written rules recorded."""
+    assert recorded_metadata(finished_demo) == RECORDED["metadata_demo4"]
+
+
+def test_list_rules_names_each_types_rules(demo_project):
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--list-rules", "--configfile",
+         str(demo_project / "crboost.yaml")],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    expected = {"all", "job_setup"}
+    for name in JOB_TYPES:
+        expected |= {name, f"{name}_tilt_series"}
+    assert set(proc.stdout.split()) == expected
+
+
+def test_declarations_that_do_not_fit_are_refused():
+    class WholeJobWithPrepare(JobParams):
+        type_name: ClassVar[str] = "wholeJobWithPrepare"
+        output_star: ClassVar[str] = "out.star"
+        output_node_label: ClassVar[str] = "x"
+        granularity: ClassVar[str] = "job"
+        prepare_output: ClassVar[str] = "decision.json"
+
+    with pytest.raises(TypeError, match="prepare step needs per-item tasks"):
+        WholeJobWithPrepare.check_declaration()
+
+    class OutsideTheJob(JobParams):
+        type_name: ClassVar[str] = "outsideTheJob"
+        output_star: ClassVar[str] = "../elsewhere.star"
+        output_node_label: ClassVar[str] = "x"
+
+    with pytest.raises(TypeError, match="inside the job dir"):
+        OutsideTheJob.check_declaration()
