@@ -18,6 +18,7 @@ REGISTRY: tuple[str, ...] = (
     "tsImport",
     "tsAlignment",
     "tsCtf",
+    "tiltFilter",
     "tsReconstruct",
 )
 
@@ -48,6 +49,7 @@ DEFAULT_PIPELINE: list[tuple[str, str]] = [
     ("tiltseries", "tsImport"),
     ("align", "tsAlignment"),
     ("ctf", "tsCtf"),
+    ("filter", "tiltFilter"),
     ("reconstruct", "tsReconstruct"),
 ]
 

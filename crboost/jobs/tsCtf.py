@@ -11,7 +11,7 @@ from .base import JobParams, ordered, synced_from_globals
 
 class TsCtfParams(JobParams):
     type_name: ClassVar[str] = "tsCtf"
-    accepts: ClassVar[tuple[str, ...]] = ("tsAlignment",)
+    accepts: ClassVar[tuple[str, ...]] = ("tsAlignment", "tiltFilter")
     output_star: ClassVar[str] = "ts_ctf_tilt_series.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.ctffind"
     adopt_patterns: ClassVar[tuple[str, ...]] = ("ts_ctf", "tsctf")

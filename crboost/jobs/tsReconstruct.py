@@ -11,7 +11,7 @@ from .base import JobParams, synced_from_globals
 
 class TsReconstructParams(JobParams):
     type_name: ClassVar[str] = "tsReconstruct"
-    accepts: ClassVar[tuple[str, ...]] = ("tsCtf", "tsAlignment")
+    accepts: ClassVar[tuple[str, ...]] = ("tiltFilter", "tsCtf", "tsAlignment")
     output_star: ClassVar[str] = "tomograms.star"
     output_node_label: ClassVar[str] = "TomogramGroupMetadata.star.relion.tomo.reconstruct"
     adopt_patterns: ClassVar[tuple[str, ...]] = ("ts_reconstruct", "tsreconstruct")

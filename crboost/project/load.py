@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..jobs import JOB_TYPES, JobParams
 from ..relion.pipeline import PIPELINE_FILE, Pipeline, PipelineIndex, read_pipeline_index
 from .config import CONFIG_NAME, ProjectConfig, Resources, load_config_file, parse_config
+from .curation import Curation, check_names, read_curation, run_curation
 from .items import job_items
 
 SENTINEL_SUCCESS = "RELION_JOB_EXIT_SUCCESS"
@@ -92,6 +93,7 @@ class Project:
     jobs: list[Job]
     manifest: Manifest
     counter: int
+    curation: Curation = field(default_factory=Curation)
     by_name: dict[str, Job] = field(default_factory=dict)
     by_dir: dict[str, Job] = field(default_factory=dict)
     _items: dict[str, list[str]] = field(default_factory=dict, repr=False)
@@ -107,7 +109,7 @@ class Project:
     def items(self, job: Job) -> list[str]:
         """The tilt series (or tomograms) the job processes (see items.py)."""
         if job.dir not in self._items:
-            self._items[job.dir] = job_items(self.root, job.dir, self.tilt_series)
+            self._items[job.dir] = job_items(self.tilt_series, self.curation.excluded)
         return self._items[job.dir]
 
     def of_type(self, type_name: str) -> list[Job]:
@@ -132,7 +134,8 @@ def load_project(
 ) -> Project:
     """Everything the workflow needs at parse time. Reads files, writes nothing.
 
-    remote: in a cluster job or a quick status: trust the manifest the main process wrote.
+    remote: in a cluster job or a quick status: trust the manifest the main process wrote, and
+    use the curation decisions of the run (its snapshot).
     schema: also check the config against the JSON schema (the models check it anyway).
     """
     config_path = Path(config_path).resolve()
@@ -146,7 +149,12 @@ def load_project(
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}") from None
     manifest = load_manifest(root, config.data, trust_index=remote)
-    return Project(root, config_path, config, jobs, manifest, counter)
+    if remote:
+        curation = run_curation(root)
+    else:
+        curation = read_curation(root)
+        check_names(curation, {*manifest.names, *manifest.skipped})
+    return Project(root, config_path, config, jobs, manifest, counter, curation)
 
 
 def build_jobs(config: ProjectConfig, pipeline: Pipeline | PipelineIndex) -> tuple[list[Job], int]:

@@ -2,6 +2,7 @@
 
 - the refreshed tilt-series manifest is written, and frames/ links of movies that moved are
   re-pointed (the fingerprints ignore paths, so nothing re-runs for a move);
+- the curation decisions this run works with are written (`.crboost/curation.json`);
 - statuses left by a run that died are reconciled (Running without sentinel -> Failed);
 - the pipeline's jobs are registered in default_pipeline.star (processes, nodes, edges), with
   their alias links, `.gui_projectdir` and `.Nodes/`, so the project opens in the RELION GUI;
@@ -16,6 +17,7 @@ import os
 from pathlib import Path
 
 from ..errors import CrboostError
+from ..project.curation import write_snapshot
 from ..project.load import Job, Project
 from ..relion.lock import updating_pipeline
 from ..relion.pipeline import PIPELINE_FILE, read_pipeline
@@ -28,6 +30,7 @@ def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
     from .runstate import RUN_FILE, clear_failure, reconcile, record_run
 
     save_manifest(project)
+    write_snapshot(project.root, project.curation)  # the decisions this run works with
     reconcile(project)
     register_jobs(project)
     # jobs with work in this run are not complete any more: no stale sentinel of either kind

@@ -59,12 +59,13 @@ class JobContext:
     def items(self) -> list[str]:
         """The tilt series (or tomograms) this job processes (crboost/project/items.py)."""
         from ..acquisition.manifest import read_index
+        from ..project.curation import run_curation
         from ..project.items import job_items
 
         index = read_index(self.root)
         if index is None:
             raise DriverError("the tilt-series manifest .crboost/manifest.json is missing")
-        return job_items(self.root, self.dir, index.names)
+        return job_items(index.names, run_curation(self.root).excluded)
 
     @property
     def prepared_path(self) -> Path | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import CrboostError
 from ..project.config import CONFIG_NAME
+from ..project.curation import write_snapshot
 from ..project.load import Project, load_project
 from .hooks import save_manifest
 from .liveness import STALE_AFTER, Heartbeat
@@ -59,6 +60,7 @@ def run_project(
     else:
         take_over(project, base, orphans)
         save_manifest(project)  # also when Snakemake finds nothing to do (no onstart then)
+        write_snapshot(project.root, project.curation)
     cmd = [*base, "--profile", str(profile_path), *run_options(project, profile_path),
            *snakemake_args]  # fmt: skip
     # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project
