@@ -18,6 +18,9 @@ CTF, reconstruction) as a Snakemake workflow that keeps a valid RELION 5 project
   crboost init PROJECT --movies ... --mdocs ...   make a project
   crboost run PROJECT                    run (and resume) it
   crboost status PROJECT                 where it stands
+  crboost exclude PROJECT TS [TILT...]   leave out a tilt series, or some of its tilts
+  crboost report PROJECT                 an HTML report: every tilt series, its pictures
+  crboost serve PROJECT                  the same, live in a browser, with curation
   crboost demo PROJECT                   a synthetic project, run with the tool simulator
 """
 
@@ -171,6 +174,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_status)
 
+    for action, text in (
+        ("exclude", "leave out a tilt series (no TILT), or tilts of it, from the next run on"),
+        ("include", "take a tilt series back (no TILT), or keep tilts of it whatever the "
+         "tiltFilter rules say"),
+    ):  # fmt: skip
+        p = sub.add_parser(
+            action,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]}. Writes PROJECT/curation.yaml; "
+            "`crboost run` then re-runs only what the change affects. A TILT is a movie name "
+            "(as in frames/) or a nominal tilt angle in degrees.",
+        )
+        p.add_argument("project", metavar="PROJECT", help="project directory")
+        p.add_argument("tilt_series", metavar="TS", help="tilt-series name")
+        p.add_argument("tilts", nargs="*", metavar="TILT", help="movie names or tilt angles")
+        p.set_defaults(func=cmd_curate, action=action)
+
     p = sub.add_parser(
         "demo",
         help="write a synthetic dataset and project, and run it with the tool simulator",
@@ -275,6 +295,40 @@ def cmd_status(args) -> int:
                         f"would run in {job.dir}: {work['tasks']} task(s): {'; '.join(work['reasons'])}"
                     )
     return 0
+
+
+def cmd_curate(args) -> int:
+    from .acquisition.manifest import read_index
+    from .project.curation import edit
+
+    project = project_dir(args.project)
+    index = read_index(project)
+    if index is None:
+        raise CrboostError(f"{project}: no tilt-series manifest yet (run crboost init first)")
+    specs = [_tilt_spec(t) for t in args.tilts]
+    print(edit(project, args.tilt_series, specs, args.action, {*index.names, *index.skipped}))
+    if specs and not _has_filter(project):
+        print("crboost: warning: the pipeline has no tiltFilter job: tilt decisions take no "
+              "effect until it has one", file=sys.stderr)  # fmt: skip
+    print(f"next: crboost run {args.project}   (re-runs only what the change affects)")
+    return 0
+
+
+def _tilt_spec(text: str) -> str | float:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _has_filter(project: Path) -> bool:
+    from .project.config import CONFIG_NAME, load_config_file
+
+    try:
+        pipeline = load_config_file(project / CONFIG_NAME).get("pipeline") or []
+    except CrboostError:
+        return True  # the run will say what is wrong with the config
+    return any(isinstance(e, dict) and e.get("type") == "tiltFilter" for e in pipeline)
 
 
 def run_project(

@@ -37,6 +37,10 @@ GLOBAL_VALUES: dict[str, str] = {
 }
 
 
+#: The QC pictures a job type can declare (`qc`); made by crboost/qc/products.py.
+QC_PRODUCTS = ("thumbnails", "motion", "ctf", "alignment", "tomogram")
+
+
 def synced_from_globals(*names: str) -> dict[str, str]:
     """The `synced` table of a job type using these global values (field name = value name)."""
     return {name: GLOBAL_VALUES[name] for name in names}
@@ -96,6 +100,12 @@ class JobParams(BaseModel):
     #: function into this file (relative to the job dir), which every per-item task reads.
     #: None: no such step.
     prepare_output: ClassVar[str | None] = None
+    #: QC pictures made per item right after its STAR file is written, into <job>/qc/<ts>/
+    #: (crboost/qc): any of QC_PRODUCTS. They never fail the job.
+    qc: ClassVar[tuple[str, ...]] = ()
+    #: Where the job writes an item's tomogram (relative to the job dir; `{ts}` and the params
+    #: as format fields), for the "tomogram" QC product and the report.
+    tomogram_file: ClassVar[str | None] = None
 
     @classmethod
     def per_item(cls) -> bool:
@@ -111,6 +121,11 @@ class JobParams(BaseModel):
             raise TypeError(f"{where}: a prepare step needs per-item tasks to prepare for")
         if cls.item_params and not cls.per_item():
             raise TypeError(f"{where}: item_params need per-item tasks")
+        unknown = [name for name in cls.qc if name not in QC_PRODUCTS]
+        if unknown or (cls.qc and not cls.per_item()):
+            raise TypeError(f"{where}: qc {cls.qc!r} (per-item types only; known: {QC_PRODUCTS})")
+        if "tomogram" in cls.qc and not cls.tomogram_file:
+            raise TypeError(f"{where}: the tomogram QC product needs tomogram_file")
         for name in (cls.output_star, *cls.extra_outputs, cls.prepare_output or "x"):
             if name.startswith("/") or ".." in name.split("/") or name.startswith("tilt_series/"):
                 raise TypeError(f"{where}: {name!r} must be a file inside the job dir")

@@ -23,6 +23,7 @@ class FsMotionAndCtfParams(JobParams):
         "mem_mb": 16000,
         "runtime": 30,
     }
+    qc: ClassVar[tuple[str, ...]] = ("thumbnails", "motion", "ctf")
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
     synced: ClassVar[dict[str, str]] = synced_from_globals(
         "pixel_size",

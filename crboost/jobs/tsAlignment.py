@@ -21,6 +21,7 @@ class TsAlignmentParams(JobParams):
         "mem_mb": 16000,
         "runtime": 30,
     }
+    qc: ClassVar[tuple[str, ...]] = ("alignment",)
     tools: ClassVar[tuple[str, ...]] = ("warptools", "aretomo2", "aretomo3")
     synced: ClassVar[dict[str, str]] = synced_from_globals("sample_thickness_nm", "tilt_axis")
 

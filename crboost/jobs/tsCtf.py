@@ -21,6 +21,7 @@ class TsCtfParams(JobParams):
         "mem_mb": 16000,
         "runtime": 20,
     }
+    qc: ClassVar[tuple[str, ...]] = ("ctf",)
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
     synced: ClassVar[dict[str, str]] = synced_from_globals("voltage", "cs", "amplitude_contrast")
 

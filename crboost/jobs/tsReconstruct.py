@@ -21,6 +21,8 @@ class TsReconstructParams(JobParams):
         "mem_mb": 32000,
         "runtime": 30,
     }
+    qc: ClassVar[tuple[str, ...]] = ("tomogram",)
+    tomogram_file: ClassVar[str] = "warp_tiltseries/reconstruction/{ts}_{angpix:.2f}Apx.mrc"
     tools: ClassVar[tuple[str, ...]] = ("warptools",)
     synced: ClassVar[dict[str, str]] = synced_from_globals("pixel_size")
 

@@ -113,10 +113,9 @@ class Curation:
     def entry(self, ts: str) -> dict[str, list[TiltSpec]]:
         """The tilt decisions about one tilt series (what its tiltFilter task applies)."""
         out: dict[str, list[TiltSpec]] = {}
-        if self.exclude_tilts.get(ts):
-            out["exclude"] = list(self.exclude_tilts[ts])
-        if self.keep_tilts.get(ts):
-            out["keep"] = list(self.keep_tilts[ts])
+        for key, table in (("exclude", self.exclude_tilts), ("keep", self.keep_tilts)):
+            if table.get(ts):
+                out[key] = sorted(table[ts], key=lambda s: (isinstance(s, str), str(s)))
         return out
 
     def entry_json(self, ts: str) -> str:
@@ -286,7 +285,7 @@ def resolve(spec: TiltSpec, tilts: list[Tilt], where: str) -> Tilt:
         angle = float(spec)
     near = [t for t in tilts if abs(t.angle - angle) <= ANGLE_TOLERANCE]
     if not near:
-        span = f"{min(t.angle for t in tilts):g} to {max(t.angle for t in tilts):g}" if tilts else ""
+        span = f"{min(t.angle for t in tilts):.1f} to {max(t.angle for t in tilts):.1f}" if tilts else ""
         raise CurationError(f"{where} = {spec!r}: no tilt at this angle (tilts from {span})")
     if len(near) > 1:
         names = ", ".join(t.movie for t in near)

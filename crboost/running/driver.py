@@ -276,6 +276,7 @@ def main(
     mark_running(ctx)
     if args.ts is not None:
         _step(ctx, lambda: per_tilt_series(ctx, args.ts), args.ts)
+        quality_pictures(ctx, args.ts)
     elif args.gather:
         _step(ctx, lambda: gather_step(ctx), None)
     elif args.prepare:
@@ -290,7 +291,24 @@ def main(
         for ts in items:
             if not ctx.ts_star(ts).exists():
                 _step(ctx, lambda ts=ts: per_tilt_series(ctx, ts), ts)
+                quality_pictures(ctx, ts)
         _step(ctx, lambda: gather_step(ctx), None)
+
+
+def quality_pictures(ctx: JobContext, ts: str) -> None:
+    """The QC pictures the job type declares (crboost/qc), once the tilt series' results are
+    complete. Whatever goes wrong there, the job's result stands."""
+    if ctx.runner.print_only or not ctx.ts_star(ts).exists():
+        return
+    try:
+        from ..qc import make_pictures
+
+        make_pictures(ctx, ts)
+    except Terminated:
+        sys.exit(f"crboost: {ctx.dir}: tilt series {ts}: killed by SIGTERM while making its QC "
+                 "pictures (its results are complete)")  # fmt: skip
+    except Exception as e:  # a picture is never worth a failed job
+        print(f"crboost: QC pictures of {ts} not made: {type(e).__name__}: {e}", file=sys.stderr)
 
 
 def _prepare(ctx: JobContext, prepare: Callable[[JobContext], dict[str, Any]]) -> None:
