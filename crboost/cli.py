@@ -267,6 +267,7 @@ def cmd_run(args) -> int:
 def cmd_status(args) -> int:
     from .project.config import CONFIG_NAME
     from .project.load import load_project
+    from .running.curation_state import pending_changes
     from .running.status import as_json, format_table, project_status
 
     config = project_dir(args.project) / CONFIG_NAME
@@ -279,14 +280,16 @@ def cmd_status(args) -> int:
 
         planned = planned_work(Path(args.project))
     skipped = project.manifest.skipped
+    excluded = sorted(project.curation.excluded & set(project.tilt_series))
+    pending = pending_changes(project)
     if args.json:
-        data = as_json(jobs, skipped)
+        data = as_json(jobs, skipped, excluded, pending)
         if args.deep:
             for entry in data["jobs"]:
                 entry["planned"] = planned.get(entry["dir"], {"tasks": 0, "reasons": []})
         print(json.dumps(data, indent=2))
     else:
-        print(format_table(jobs, skipped))
+        print(format_table(jobs, skipped, excluded, pending))
         if args.deep:
             for job in jobs:
                 work = planned.get(job.dir)

@@ -175,12 +175,15 @@ def print_skipped(project: Project) -> None:
 
 
 def print_param_changes(project: Project) -> None:
+    from .curation_state import pending_changes
     from .status import project_status
 
     for job in project_status(project, reconcile_statuses=False):
         if job.changes:
             print(f"crboost: {job.job} ({job.dir}) re-runs, params changed: "
                   + "; ".join(job.changes), file=sys.stderr)  # fmt: skip
+    for line in pending_changes(project):
+        print(f"crboost: curation.yaml: {line}", file=sys.stderr)
 
 
 def take_over(project: Project, snakemake_base: list[str], orphans: str) -> None:

@@ -32,9 +32,12 @@ class JobStatus:
     params_changed: bool
     error: str | None = None
     changes: list[str] = field(default_factory=list)
+    #: tiltFilter jobs: {tilt series: [{movie, angle, reasons}]} of the tilts dropped
+    tilts_dropped: dict[str, list[dict]] = field(default_factory=dict)
 
 
 def project_status(project: Project, reconcile_statuses: bool = True) -> list[JobStatus]:
+    from .curation_state import FILTER_TYPE, dropped_tilts
     from .jobsetup import job_spec
     from .runstate import reconcile, run_is_alive
 
@@ -46,6 +49,7 @@ def project_status(project: Project, reconcile_statuses: bool = True) -> list[Jo
     if (root / PIPELINE_FILE).exists():
         processes = {p.name: p.status for p in read_pipeline_index(root).process_list()}
     incomplete = incomplete_outputs(root)
+    excluded = len(project.curation.excluded & set(project.tilt_series))
     out = []
     done_in: dict[str, set[str]] = {}
     for job in project.jobs:
@@ -70,10 +74,14 @@ def project_status(project: Project, reconcile_statuses: bool = True) -> list[Jo
                 type=job.type,
                 dir=job.dir,
                 status=status,
-                tilt_series={"done": len(done), "failed": len(failed), "total": len(names)},
+                tilt_series={"done": len(done), "failed": len(failed), "total": len(names),
+                             "excluded": excluded},  # fmt: skip
                 params_changed=bool(changes),
                 error=failed_lines[-1] if failed_lines and status == "Failed" else None,
                 changes=changes,
+                tilts_dropped=dropped_tilts(root, job, project.items(job))
+                if job.type == FILTER_TYPE
+                else {},
             )
         )
     return out
@@ -169,6 +177,14 @@ def summary_line(jobs: list[JobStatus]) -> str:
     return text + (f"; {changed} with changed params (will re-run)" if changed else "")
 
 
+def dropped_text(dropped: dict[str, list[dict]], most: int = 6) -> str:
+    """`TS_01: 2 (-27, -30); TS_03: 1 (30)`, the first `most` tilt series."""
+    parts = [f"{ts}: {len(tilts)} (" + ", ".join(f"{t['angle']:.0f}" for t in tilts) + ")"
+             for ts, tilts in list(dropped.items())[:most]]  # fmt: skip
+    more = len(dropped) - most
+    return "; ".join(parts) + (f"; ... {more} more tilt series" if more > 0 else "")
+
+
 #: Reasons of files that were never tilt series (per-movie FrameSet mdocs can be hundreds).
 _NOT_TILT_SERIES = ("not a tilt series",)
 
@@ -188,29 +204,45 @@ def skipped_lines(skipped: dict[str, str], indent: str = "") -> list[str]:
     return lines
 
 
-def as_json(jobs: list[JobStatus], skipped: dict[str, str] | None = None) -> dict[str, Any]:
+def as_json(
+    jobs: list[JobStatus],
+    skipped: dict[str, str] | None = None,
+    excluded: list[str] | None = None,
+    pending: list[str] | None = None,
+) -> dict[str, Any]:
     return {
         "jobs": [{k: v for k, v in asdict(j).items() if k != "changes"} for j in jobs],
         "skipped": dict(sorted((skipped or {}).items())),
+        "excluded": sorted(excluded or []),
+        "curation_pending": list(pending or []),
         "summary": summary_line(jobs),
     }
 
 
-def format_table(jobs: list[JobStatus], skipped: dict[str, str] | None = None) -> str:
-    rows = [f"{'job':<14} {'type':<14} {'dir':<17} {'status':<10} {'tilt series':>12}  params"]
+def format_table(
+    jobs: list[JobStatus],
+    skipped: dict[str, str] | None = None,
+    excluded: list[str] | None = None,
+    pending: list[str] | None = None,
+) -> str:
+    rows = [f"{'job':<14} {'type':<14} {'dir':<17} {'status':<10} {'tilt series':>16}  params"]
     for j in jobs:
         ts = j.tilt_series
-        counts = f"{ts['done']}/{ts['total']}" + (
-            f" ({ts['failed']} failed)" if ts["failed"] else ""
-        )
+        notes = [f"{ts[k]} {k}" for k in ("failed", "excluded") if ts.get(k)]
+        counts = f"{ts['done']}/{ts['total']}" + (f" ({', '.join(notes)})" if notes else "")
         rows.append(
-            f"{j.job:<14} {j.type:<14} {j.dir:<17} {j.status:<10} {counts:>12}  "
+            f"{j.job:<14} {j.type:<14} {j.dir:<17} {j.status:<10} {counts:>16}  "
             + ("changed" if j.params_changed else "")
         )
         for change in j.changes[:5]:
             rows.append(f"{'':<14}   changed {change}")
         if j.error:
             rows.append(f"{'':<14}   error: {j.error}")
+        if j.tilts_dropped:
+            rows.append(f"{'':<14}   dropped tilts: " + dropped_text(j.tilts_dropped))
     rows += skipped_lines(skipped or {})
+    if excluded:
+        rows.append(f"excluded (curation.yaml): {', '.join(sorted(excluded))}")
+    rows += [f"curation changed: {line}" for line in pending or []]
     rows.append(summary_line(jobs))
     return "\n".join(rows)

@@ -1,0 +1,67 @@
+"""What curation did and would do: the tilts each tiltFilter job dropped (its decisions files),
+the tilt series the run left out, and what changed in curation.yaml since (what the next run
+re-runs or leaves out). Read by `crboost status`, `crboost run -n` and the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import CrboostError
+from ..project.curation import read_curation, run_curation
+from ..project.load import Job, Project
+
+FILTER_TYPE = "tiltFilter"
+
+
+def decisions(root: Path, job: Job, ts: str) -> dict[str, Any] | None:
+    """What the filter job decided for one tilt series (drivers/tiltFilter.py), if it ran."""
+    try:
+        return json.loads((root / job.dir / "decisions" / f"{ts}.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def dropped_tilts(root: Path, job: Job, items: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """{tilt series: [{movie, angle, reasons}]} of the tilts a filter job dropped."""
+    out = {}
+    for ts in items:
+        record = decisions(root, job, ts)
+        if record is None:
+            continue
+        dropped = [{k: t[k] for k in ("movie", "angle", "reasons")}
+                   for t in record.get("tilts", []) if not t.get("kept")]  # fmt: skip
+        if dropped:
+            out[ts] = dropped
+    return out
+
+
+def pending_changes(project: Project) -> list[str]:
+    """What curation.yaml says differently from what the project's results were made with."""
+    try:
+        current = read_curation(project.root)
+        used = run_curation(project.root)  # what the last run worked with
+    except CrboostError as e:
+        return [str(e)]
+    lines = []
+    usable = set(project.tilt_series)
+    for ts in sorted((current.excluded - used.excluded) & usable):
+        lines.append(f"{ts}: excluded: every job leaves it out from the next run on")
+    for ts in sorted((used.excluded - current.excluded) & usable):
+        lines.append(f"{ts}: included again: the next run takes it back (done work is kept)")
+    for job in project.of_type(FILTER_TYPE):
+        for ts in project.items(job):
+            if ts in current.excluded:
+                continue
+            record = decisions(project.root, job, ts)
+            if record is None:
+                continue
+            if _canonical(record.get("curation", {})) != _canonical(current.entry(ts)):
+                lines.append(f"{ts}: tilt decisions changed: {job.name} ({job.dir}) re-runs it, "
+                             "and what depends on it")  # fmt: skip
+    return lines
+
+
+def _canonical(entry: dict) -> str:
+    return json.dumps(entry, sort_keys=True)
