@@ -192,6 +192,30 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=cmd_curate, action=action)
 
     p = sub.add_parser(
+        "report",
+        help="write the HTML report: the project at a glance and a page per tilt series",
+        description="Writes PROJECT/report/index.html and report/ts/<ts>.html (they open from "
+        "the file system; nothing is fetched from the internet). crboost run refreshes it at "
+        "the end of each job.",
+    )
+    p.add_argument("project", metavar="PROJECT", help="project directory")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "serve",
+        help="the report live in a browser, with curation (exclude tilts and tilt series)",
+        description="Serves the report's pages live (they refresh while a run goes on) on "
+        "HOST:PORT, by default 127.0.0.1 only; every request needs the random token in the "
+        "printed URL. From your desktop: ssh -L PORT:127.0.0.1:PORT HEADNODE, then open the URL.",
+    )
+    p.add_argument("project", metavar="PROJECT", help="project directory")
+    p.add_argument("--port", type=port_value, default=None,
+                   help=f"port (default {DEFAULT_PORT}, or the next free one)")  # fmt: skip
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")  # fmt: skip
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
         "demo",
         help="write a synthetic dataset and project, and run it with the tool simulator",
         description="Writes N small tilt series (MRC movies, SerialEM mdocs) under PROJECT/raw, "
@@ -298,6 +322,33 @@ def cmd_status(args) -> int:
                         f"would run in {job.dir}: {work['tasks']} task(s): {'; '.join(work['reasons'])}"
                     )
     return 0
+
+
+def cmd_report(args) -> int:
+    from .report.build import write_report
+
+    index = write_report(project_dir(args.project))
+    print(f"wrote {index}  (open it in a browser: file://{index})")
+    return 0
+
+
+DEFAULT_PORT = 8765
+
+
+def port_value(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text}: not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text}: must be 1 to 65535")
+    return value
+
+
+def cmd_serve(args) -> int:
+    from .report.server import serve
+
+    return serve(project_dir(args.project), args.host, args.port, DEFAULT_PORT)
 
 
 def cmd_curate(args) -> int:

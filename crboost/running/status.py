@@ -34,6 +34,13 @@ class JobStatus:
     changes: list[str] = field(default_factory=list)
     #: tiltFilter jobs: {tilt series: [{movie, angle, reasons}]} of the tilts dropped
     tilts_dropped: dict[str, list[dict]] = field(default_factory=dict)
+    #: {tilt series: done | failed | running | pending} (not in the JSON: the counts are)
+    items: dict[str, str] = field(default_factory=dict)
+    #: {tilt series: the last failure line about it}
+    failures: dict[str, str] = field(default_factory=dict)
+
+#: JobStatus fields `crboost status --json` leaves out (the table shows `changes`)
+_NOT_IN_JSON = ("changes", "items", "failures")
 
 
 def project_status(project: Project, reconcile_statuses: bool = True) -> list[JobStatus]:
@@ -61,7 +68,12 @@ def project_status(project: Project, reconcile_statuses: bool = True) -> list[Jo
         done_in[job.dir] = done
         failure = root / job.failure
         failed_lines = failure.read_text().splitlines() if failure.exists() else []
-        failed = {ts for ts in _failed_tilt_series(failed_lines) if ts in names} - done
+        reasons = {ts: line for line in failed_lines for ts in _failed_tilt_series([line])}
+        failed = {ts for ts in reasons if ts in names} - done
+        running = {p.rsplit("/", 1)[1][:-5] for p in incomplete
+                   if p.startswith(f"{job.dir}/tilt_series/")} if alive else set()  # fmt: skip
+        states = {ts: "done" if ts in done else "failed" if ts in failed
+                  else "running" if ts in running else "pending" for ts in project.items(job)}  # fmt: skip
         recorded = _recorded_spec(root, job)
         current = json.loads(json.dumps(job_spec(job)))
         changes = _diff(recorded, current) if recorded is not None else []
@@ -82,6 +94,8 @@ def project_status(project: Project, reconcile_statuses: bool = True) -> list[Jo
                 tilts_dropped=dropped_tilts(root, job, project.items(job))
                 if job.type == FILTER_TYPE
                 else {},
+                items=states,
+                failures={ts: reasons[ts] for ts in failed},
             )
         )
     return out
@@ -211,7 +225,7 @@ def as_json(
     pending: list[str] | None = None,
 ) -> dict[str, Any]:
     return {
-        "jobs": [{k: v for k, v in asdict(j).items() if k != "changes"} for j in jobs],
+        "jobs": [{k: v for k, v in asdict(j).items() if k not in _NOT_IN_JSON} for j in jobs],
         "skipped": dict(sorted((skipped or {}).items())),
         "excluded": sorted(excluded or []),
         "curation_pending": list(pending or []),
