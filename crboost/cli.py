@@ -157,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="wait",
         help="tasks a killed run left running: wait for them (default) or cancel them",
     )
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show Snakemake's whole log as it comes (it is always kept in "
+        "PROJECT/.crboost/logs/)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -227,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-run", action="store_true", help="only write the data and the config")
     p.add_argument("--profile", default="local", help="profile for the run (default: local)")
+    p.add_argument("--verbose", action="store_true", help="show Snakemake's whole log")
     p.set_defaults(func=cmd_demo, leftovers="wait")
 
     p = sub.add_parser(
@@ -285,7 +292,7 @@ def _print_init(result) -> None:
 
 def cmd_run(args) -> int:
     project = project_dir(args.project)
-    return run_project(project, args.profile, args.snakemake_args, args.leftovers)
+    return run_project(project, args.profile, args.snakemake_args, args.leftovers, args.verbose)
 
 
 def cmd_status(args) -> int:
@@ -386,11 +393,17 @@ def _has_filter(project: Path) -> bool:
 
 
 def run_project(
-    project: Path, profile: str, snakemake_args: list[str], leftovers: str = "wait"
+    project: Path,
+    profile: str,
+    snakemake_args: list[str],
+    leftovers: str = "wait",
+    verbose: bool = False,
 ) -> int:
+    from .report.build import refresh_quietly
     from .running.launcher import run_project as launch
 
-    return launch(project, profile, snakemake_args, leftovers)
+    return launch(project, profile, snakemake_args, leftovers, verbose=verbose,
+                  refresh=lambda: refresh_quietly(project))  # fmt: skip
 
 
 #: The demo's movies are 64x64 pixels: small tomograms, alignment and reconstruction at bin 2.
@@ -420,7 +433,7 @@ def cmd_demo(args) -> int:
     _print_init(result)
     if args.no_run:
         return 0
-    return run_project(project, args.profile, args.snakemake_args, args.leftovers)
+    return run_project(project, args.profile, args.snakemake_args, args.leftovers, args.verbose)
 
 
 def cmd_driver(args) -> int:

@@ -133,7 +133,7 @@ def tilt_series_page(
 ) -> str:
     names = view.project.tilt_series
     at = names.index(ts.name) if ts.name in names else 0
-    nav = [f'<a href="../index.html">all tilt series</a>']
+    nav = ['<a href="../index.html">all tilt series</a>']
     if at > 0:
         nav.append(f'<a href="{quote(names[at - 1])}.html">&larr; {escape(names[at - 1])}</a>')
     if at + 1 < len(names):

@@ -3,7 +3,8 @@
 Before a real run it makes sure no other run of the project is alive (and says which one is),
 clears the Snakemake lock a dead run left behind, and deals with tasks of a killed run that are
 still running (waits for them, or cancels them when asked) so that no output is written twice.
-During the run it prints each job's progress (tilt series done / total).
+During the run it shows each job's progress (running/progress.py) and keeps Snakemake's output in
+the project's run log.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import CrboostError
@@ -22,6 +24,7 @@ from ..project.curation import write_snapshot
 from ..project.load import Project, load_project
 from .hooks import save_manifest
 from .liveness import STALE_AFTER, Heartbeat
+from .progress import RunDisplay, new_run_log
 from .runstate import RUN_FILE, describe_run, record_run, run_liveness
 
 DRY_RUN_FLAGS = ("-n", "--dry-run", "--dryrun")
@@ -40,7 +43,12 @@ def run_project(
     snakemake_args: list[str],
     orphans: str = "wait",
     progress: bool = True,
+    verbose: bool = False,
+    refresh: Callable[[], str | None] | None = None,
 ) -> int:
+    """Run Snakemake on the project. A real run writes Snakemake's output to the project's run
+    log and shows progress (running/progress.py; `verbose`: the log too); `refresh` is called
+    when a job ends (the report's). A dry run shows Snakemake's output as it is."""
     from ..resources import profile_dir, snakefile
 
     config = project_dir / CONFIG_NAME
@@ -64,32 +72,63 @@ def run_project(
     cmd = [*base, "--profile", str(profile_path), *run_options(project, profile_path),
            *snakemake_args]  # fmt: skip
     # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project
-    # (arguments given after --: Snakemake's usage text on a wrong one is cut to its error line)
-    stderr = subprocess.PIPE if snakemake_args else None
+    if dry:
+        return _dry_run(cmd, project_dir, bool(snakemake_args))
+    log_path = new_run_log(project.root)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=project_dir, stdout=log, stderr=subprocess.STDOUT)
+    record_run(project.root, pid=proc.pid)
+    # the run's sign of life for other hosts, from the start (snakemake beats too, once its
+    # onstart ran: that can be minutes later for a large project)
+    heartbeat = Heartbeat(project.root / RUN_FILE, proc.pid).start()
+    display = RunDisplay(project, log_path, verbose=verbose, refresh=refresh)
+    if progress:
+        display.start()
+    try:
+        status = proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        status = proc.wait()
+    finally:
+        heartbeat.stop()
+    usage = usage_error_line(log_path)
+    if progress:
+        display.stop(status, quiet=bool(usage))
+    if usage:
+        print(usage, file=sys.stderr)
+    return status
+
+
+def usage_error_line(log: Path) -> str | None:
+    """Snakemake refused its arguments (a wrong one after --): its error line, made ours."""
+    try:
+        with open(log, errors="replace") as f:
+            head = f.read(65536)
+    except OSError:
+        return None
+    if not head.startswith("usage:"):
+        return None
+    error = next((ln for ln in head.splitlines() if ": error: " in ln), None)
+    if error is None:
+        return head.rstrip("\n")
+    return (f"crboost: snakemake: {error.split(': error: ', 1)[1]} (the arguments after -- go "
+            "to snakemake; see snakemake --help)")  # fmt: skip
+
+
+def _dry_run(cmd: list[str], project_dir: Path, relay: bool) -> int:
+    """Snakemake's plan as it prints it (stderr relayed for a usage error's one line)."""
+    stderr = subprocess.PIPE if relay else None
     proc = subprocess.Popen(cmd, cwd=project_dir, stderr=stderr, text=True)
-    usage_error: list[str] = []  # filled by the relay when Snakemake refuses its arguments
-    relay = _start_relay(proc.stderr, usage_error) if stderr else None
-    heartbeat = None
-    if not dry:
-        record_run(project.root, pid=proc.pid)
-        # the run's sign of life for other hosts, from the start (snakemake beats too, once its
-        # onstart ran: that can be minutes later for a large project)
-        heartbeat = Heartbeat(project.root / RUN_FILE, proc.pid).start()
-    reporter = Progress(project) if progress and not dry else None
-    if reporter:
-        reporter.start()
+    usage_error: list[str] = []
+    thread = _start_relay(proc.stderr, usage_error) if relay else None
     try:
         return proc.wait()
     except KeyboardInterrupt:
         proc.send_signal(signal.SIGINT)
         return proc.wait()
     finally:
-        if relay:
-            relay.join(timeout=10)
-        if heartbeat:
-            heartbeat.stop()
-        if reporter:
-            reporter.stop(report=not usage_error)
+        if thread:
+            thread.join(timeout=10)
 
 
 def _start_relay(stream, usage_error: list[str]) -> threading.Thread:
@@ -314,41 +353,3 @@ def _terminate(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-class Progress:
-    """Prints tilt series done / total per job when it changes (every few seconds)."""
-
-    def __init__(self, project: Project, interval: float = 5.0):
-        self.project = project
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._last = ""
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, report: bool = True) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        if report:
-            self._report()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._report()
-
-    def _report(self) -> None:
-        from .status import done_items
-
-        parts = []
-        for job in self.project.jobs:
-            items = set(self.project.items(job))
-            done = len(done_items(self.project.root, job, items))
-            mark = "*" if (self.project.root / job.success).exists() else ""
-            parts.append(f"{job.name} {done}/{len(items)}{mark}")
-        line = "crboost progress: " + ", ".join(parts)
-        if line != self._last:
-            print(line, file=sys.stderr, flush=True)
-            self._last = line
