@@ -160,8 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--verbose",
         action="store_true",
-        help="show Snakemake's whole log as it comes (it is always kept in "
-        "PROJECT/.crboost/logs/)",
+        help="show Snakemake's whole log as it comes (it is always kept in PROJECT/.crboost/logs/)",
     )
     p.set_defaults(func=cmd_run)
 

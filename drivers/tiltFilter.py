@@ -42,7 +42,9 @@ def rule_reasons(table: pd.DataFrame, p: dict, intensity: dict[str, float]) -> l
             reasons[i].append(f"|tilt| {abs(angle):.1f} > {p['max_tilt_angle']:g} degrees")
         res = row.get("rlnCtfMaxResolution")
         if p["max_ctf_resolution"] and res is not None and float(res) > p["max_ctf_resolution"]:
-            reasons[i].append(f"CTF fit {float(res):.1f} A worse than {p['max_ctf_resolution']:g} A")
+            reasons[i].append(
+                f"CTF fit {float(res):.1f} A worse than {p['max_ctf_resolution']:g} A"
+            )
         if "rlnDefocusU" in row and "rlnDefocusV" in row:
             defocus = (float(row["rlnDefocusU"]) + float(row["rlnDefocusV"])) / 2e4
             if p["min_defocus"] and defocus < p["min_defocus"]:

@@ -285,7 +285,11 @@ def resolve(spec: TiltSpec, tilts: list[Tilt], where: str) -> Tilt:
         angle = float(spec)
     near = [t for t in tilts if abs(t.angle - angle) <= ANGLE_TOLERANCE]
     if not near:
-        span = f"{min(t.angle for t in tilts):.1f} to {max(t.angle for t in tilts):.1f}" if tilts else ""
+        span = (
+            f"{min(t.angle for t in tilts):.1f} to {max(t.angle for t in tilts):.1f}"
+            if tilts
+            else ""
+        )
         raise CurationError(f"{where} = {spec!r}: no tilt at this angle (tilts from {span})")
     if len(near) > 1:
         names = ", ".join(t.movie for t in near)

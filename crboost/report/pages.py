@@ -66,8 +66,7 @@ def index_page(view: ProjectView, to_files: str, live: bool = False, token: str 
     project = view.project
     counts = view.counts()
     legend = " ".join(
-        f'<span class="chip st-{s}">{SYMBOL[s] or "&nbsp;"}</span> {s} {counts[s]}'
-        for s in STATES
+        f'<span class="chip st-{s}">{SYMBOL[s] or "&nbsp;"}</span> {s} {counts[s]}' for s in STATES
     )
     parts = [_header(view, live, "", stamp=True), "<main>"]
     usable, skipped = len(project.tilt_series), len(project.manifest.skipped)
@@ -162,8 +161,12 @@ def _curation(ts: TiltSeriesView, to_files: str, live: bool) -> str:
     action = "include" if ts.excluded else "exclude"
     button = (f'<button class="curate" data-ts="{escape(ts.name)}" data-action="{action}">'
               f"{action} this tilt series</button>") if live else ""  # fmt: skip
-    hint = ("" if live else "<p class=muted>To change: <code>crboost exclude|include PROJECT "
-            f"{escape(ts.name)} [TILT...]</code>, or <code>crboost serve PROJECT</code>.</p>")
+    hint = (
+        ""
+        if live
+        else "<p class=muted>To change: <code>crboost exclude|include PROJECT "
+        f"{escape(ts.name)} [TILT...]</code>, or <code>crboost serve PROJECT</code>.</p>"
+    )
     error = f"<p class=error>{escape(ts.curation_error)}</p>" if ts.curation_error else ""
     filter_note = (f"tilt decisions by job {escape(ts.filter_job.name)} ({escape(ts.filter_job.dir)})"
                    if ts.filter_job else "no tiltFilter job in the pipeline: tilt decisions "

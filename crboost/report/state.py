@@ -100,8 +100,10 @@ def project_view(project: Project) -> ProjectView:
         made=time.time(),
         excluded=sorted(project.curation.excluded & set(project.tilt_series)),
         failures=failures,
-        pending=[f"{j.job} ({j.dir}): params changed: {'; '.join(j.changes)}"
-                 for j in jobs if j.changes] + pending_changes(project),  # fmt: skip
+        pending=[
+            f"{j.job} ({j.dir}): params changed: {'; '.join(j.changes)}" for j in jobs if j.changes
+        ]
+        + pending_changes(project),  # fmt: skip
         dropped=dropped,
     )
 

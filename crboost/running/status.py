@@ -39,6 +39,7 @@ class JobStatus:
     #: {tilt series: the last failure line about it}
     failures: dict[str, str] = field(default_factory=dict)
 
+
 #: JobStatus fields `crboost status --json` leaves out (the table shows `changes`)
 _NOT_IN_JSON = ("changes", "items", "failures")
 
@@ -86,8 +87,12 @@ def project_status(project: Project, reconcile_statuses: bool = True) -> list[Jo
                 type=job.type,
                 dir=job.dir,
                 status=status,
-                tilt_series={"done": len(done), "failed": len(failed), "total": len(names),
-                             "excluded": excluded},  # fmt: skip
+                tilt_series={
+                    "done": len(done),
+                    "failed": len(failed),
+                    "total": len(names),
+                    "excluded": excluded,
+                },  # fmt: skip
                 params_changed=bool(changes),
                 error=failed_lines[-1] if failed_lines and status == "Failed" else None,
                 changes=changes,
