@@ -99,7 +99,7 @@ def test_short_and_incomplete_tilt_series_are_skipped(demo_project):
     assert "skipped short: only 3 tilts" in log
     names = starfile.read(demo_project / "Import/job001/tilt_series.star")["rlnTomoName"]
     assert list(names) == ["TS_01", "TS_02", "TS_03"]
-    tomograms = starfile.read(demo_project / "External/job006/tomograms.star")["rlnTomoName"]
+    tomograms = starfile.read(demo_project / "External/job007/tomograms.star")["rlnTomoName"]
     assert list(tomograms) == ["TS_01", "TS_02", "TS_03"]
 
 

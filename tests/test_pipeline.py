@@ -25,11 +25,12 @@ JOBS = {
     "External/job003": "ts_import.star",
     "External/job004": "aligned_tilt_series.star",
     "External/job005": "ts_ctf_tilt_series.star",
-    "External/job006": "tomograms.star",
+    "External/job006": "selected_tilt_series.star",
+    "External/job007": "tomograms.star",
 }
 
 
-def test_demo_runs_all_six_jobs(finished_demo):
+def test_demo_runs_all_seven_jobs(finished_demo):
     names = [f"TS_0{i}" for i in range(1, 5)]
     for job_dir, star in JOBS.items():
         job = finished_demo / job_dir
@@ -41,7 +42,7 @@ def test_demo_runs_all_six_jobs(finished_demo):
             assert per_ts == f"{job_dir}/tilt_series/{ts}.star"
             assert (finished_demo / per_ts).exists()
         assert (job / "job.star").exists() and (job / "RELION_OUTPUT_NODES.star").exists()
-    tomograms = starfile.read(finished_demo / "External/job006/tomograms.star")
+    tomograms = starfile.read(finished_demo / "External/job007/tomograms.star")
     for column in ("rlnTomoReconstructedTomogram", "rlnTomoReconstructedTomogramHalf1",
                    "rlnTomoReconstructedTomogramHalf2"):  # fmt: skip
         for path in tomograms[column]:
@@ -49,7 +50,7 @@ def test_demo_runs_all_six_jobs(finished_demo):
                 assert mrc.data.ndim == 3 and mrc.voxel_size.x == pytest.approx(5.4)
     assert set(tomograms["rlnTomoTomogramBinning"]) == {2.0}
     # per-tilt alignment and CTF reached the last job's tilt-series files
-    ts = starfile.read(finished_demo / "External/job006/tilt_series/TS_01.star")
+    ts = starfile.read(finished_demo / "External/job007/tilt_series/TS_01.star")
     for column in (
         "rlnTomoYTilt",
         "rlnTomoZRot",
@@ -91,7 +92,7 @@ def test_hostile_tilt_series_name_runs_through_the_chain(tmp_path):
     proc = run_cli("run", str(project), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     safe = "TS_7___touch_PWNED__touch_PWNED2_"
-    tomograms = starfile.read(project / "External/job006/tomograms.star")
+    tomograms = starfile.read(project / "External/job007/tomograms.star")
     assert list(tomograms["rlnTomoName"]) == ["TS_01", safe]
     assert (project / tomograms["rlnTomoReconstructedTomogram"].iloc[1]).exists()
     for where in (tmp_path, project, project / "External" / "job002", Path.cwd()):
@@ -113,7 +114,7 @@ def test_failing_tilt_series_then_resume(tmp_path):
     align = project / "External/job004"
     # the other tilt series got through every step they could
     for ts in ("TS_01", "TS_03"):
-        assert (project / f"External/job006/tilt_series/{ts}.star").exists()
+        assert (project / f"External/job007/tilt_series/{ts}.star").exists()
     assert not (align / "tilt_series/TS_02.star").exists()
     assert not (align / "RELION_JOB_EXIT_SUCCESS").exists()
     reason = (align / "RELION_JOB_EXIT_FAILURE").read_text()
@@ -123,7 +124,7 @@ def test_failing_tilt_series_then_resume(tmp_path):
     }
     assert statuses["External/job004/"] == "Failed"
     assert statuses["External/job003/"] == "Succeeded"
-    assert statuses["External/job006/"] != "Succeeded"
+    assert statuses["External/job007/"] != "Succeeded"
     proc = run_cli("status", str(project), "--json")
     jobs = {j["job"]: j for j in json.loads(proc.stdout)["jobs"]}
     assert jobs["align"]["status"] == "Failed"
@@ -141,8 +142,9 @@ def test_failing_tilt_series_then_resume(tmp_path):
         for ln in proc.stdout.splitlines()
         if "rule " in ln and ln.strip().endswith(":")
     }
-    assert planned == {"tsAlignment_tilt_series", "tsCtf_tilt_series", "tsReconstruct_tilt_series",
-                       "tsAlignment", "tsCtf", "tsReconstruct", "all"}, planned  # fmt: skip
+    assert planned == {"tsAlignment_tilt_series", "tsCtf_tilt_series", "tiltFilter_tilt_series",
+                       "tsReconstruct_tilt_series", "tsAlignment", "tsCtf", "tiltFilter",
+                       "tsReconstruct", "all"}, planned  # fmt: skip
     per_ts = set(re.findall(r"wildcards:.*\bts=([^,\s]+)", proc.stdout))
     assert per_ts == {"TS_02"}
     proc = run_cli("run", str(project))

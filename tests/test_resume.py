@@ -71,19 +71,19 @@ def test_b_added_job_runs_alone_in_a_new_dir(tmp_path, finished_demo):
     rules, out = planned(project)
     assert rules == {"job_setup", "tsReconstruct_tilt_series", "tsReconstruct", "all"}
     outputs = " ".join(re.findall(r"^\s+output: (.+)$", out, re.M))
-    assert set(re.findall(r"External/job(\d+)/", outputs)) == {"007"}
+    assert set(re.findall(r"External/job(\d+)/", outputs)) == {"008"}
     jobs = status(project)
     assert jobs["reconstruct_bin4"]["status"] == "Pending"
     assert run_cli("run", str(project)).returncode == 0
     assert mtimes(project / "External") | before == mtimes(project / "External"), (
         "old files untouched"
     )
-    assert [p for p in before if p.parts[-2:] == ("job006", "job.star")]
-    tomograms = (project / "External/job007/tomograms.star").read_text()
+    assert [p for p in before if p.parts[-2:] == ("job007", "job.star")]
+    tomograms = (project / "External/job008/tomograms.star").read_text()
     assert "TS_01_10.80Apx.mrc" in tomograms
     all_succeeded(project)
     names = [p.name for p in read_pipeline(project / "default_pipeline.star").process_list()]
-    assert names[-1] == "External/job007/" and len(names) == 7
+    assert names[-1] == "External/job008/" and len(names) == 8
 
 
 def test_c_changed_param_reruns_it_and_what_depends_on_it(tmp_path, finished_demo):
@@ -96,8 +96,8 @@ def test_c_changed_param_reruns_it_and_what_depends_on_it(tmp_path, finished_dem
     jobs = status(project)
     assert jobs["ctf"]["params_changed"] and not jobs["align"]["params_changed"]
     rules, out = planned(project)
-    assert rules == {"job_setup", "tsCtf_tilt_series", "tsCtf", "tsReconstruct_tilt_series",
-                     "tsReconstruct", "all"}  # fmt: skip
+    assert rules == {"job_setup", "tsCtf_tilt_series", "tsCtf", "tiltFilter_tilt_series",
+                     "tiltFilter", "tsReconstruct_tilt_series", "tsReconstruct", "all"}  # fmt: skip
     assert "Params have changed since last execution" in out
     assert "ctf (External/job005) re-runs, params changed: range_high: 6.0 -> 7.0" in out
     assert run_cli("run", str(project)).returncode == 0

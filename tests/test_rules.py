@@ -39,8 +39,13 @@ def test_plan_is_the_recorded_plan_job_for_job(tmp_path, variant):
 @pytest.mark.slow
 def test_finished_project_records_what_the_old_rules_recorded(finished_demo):
     """Snakemake re-runs a job when its params or inputs differ from what it recorded: a demo
-    run now records exactly what a run with the hand-written rules recorded."""
-    assert recorded_metadata(finished_demo) == RECORDED["metadata_demo4"]
+    run now records exactly what a run with the hand-written rules recorded (for the jobs
+    before the tiltFilter job, which came later and moved the reconstruction to job007)."""
+    before_filter = ("Import/job001/", "External/job002/", "External/job003/",
+                     "External/job004/", "External/job005/")  # fmt: skip
+    ours = {k: v for k, v in recorded_metadata(finished_demo).items() if k.startswith(before_filter)}
+    recorded = {k: v for k, v in RECORDED["metadata_demo4"].items() if k.startswith(before_filter)}
+    assert len(ours) > 30 and ours == recorded
 
 
 def test_list_rules_names_each_types_rules(demo_project):

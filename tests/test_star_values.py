@@ -111,7 +111,7 @@ def test_hostile_names_and_unknown_doses_run_through_with_values_only(tmp_path):
     assert "tilt-series name '-x' made safe as 'x'" in out.stdout
     out = run_cli("run", str(project))
     assert out.returncode == 0, out.stderr[-3000:]
-    tomograms = starfile.read(project / "External/job006/tomograms.star")
+    tomograms = starfile.read(project / "External/job007/tomograms.star")
     assert list(tomograms["rlnTomoName"]) == ["TS_01", "TS_nan_dose", "x"]
     nan_dose = starfile.read(project / "Import/job001/tilt_series/TS_nan_dose.star")
     assert list(nan_dose["rlnMicrographPreExposure"]) == [0.0, 2.5, 5.0, 7.5, 10.0]
