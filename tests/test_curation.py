@@ -81,7 +81,7 @@ def test_empty_keys_and_duplicates_are_normalised(tmp_path):
 def test_render_reads_back_and_quotes_what_yaml_would_misread():
     curation = Curation(("yes", "TS_04"), {"TS_01": ("0001", -27.0)}, {"TS_02": ("TS_02_a",)})
     text = render(curation, {"TS_02": {"TS_02_a": 30.0}})
-    assert '"yes"' in text and "TS_02_a\"  # 30.0 degrees" in text and '- "0001"' in text
+    assert '"yes"' in text and 'TS_02_a"  # 30.0 degrees' in text and '- "0001"' in text
     assert Curation.from_data(yaml.safe_load(text)) == curation
 
 

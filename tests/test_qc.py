@@ -52,7 +52,9 @@ def test_every_tilt_series_of_the_demo_has_every_picture(finished_demo):
     # in tilt order: the first cell holds the lowest angle, the last the highest
     by_angle = sorted(montage["tilts"], key=lambda t: t["angle"])
     assert cells[by_angle[0]["movie"]][:2] == [0, 0]
-    assert max(cells.values()) == cells[by_angle[-1]["movie"]]
+    # cells are (x, y, width, height), filled row by row
+    last = max(cells.values(), key=lambda cell: (cell[1], cell[0]))
+    assert last == cells[by_angle[-1]["movie"]]
     xy = not_blank(finished_demo / "External/job007/qc/TS_01/tomogram_xy.png")
     xz = not_blank(finished_demo / "External/job007/qc/TS_01/tomogram_xz.png")
     assert xy.shape[1] == xz.shape[1] and xz.shape[0] < xy.shape[0], "XZ is the thin side"
@@ -98,7 +100,10 @@ def test_imod_residuals_come_from_the_last_solution_table(tmp_path):
     log = tmp_path / "align.log"
     first = tiltalign_table([(1, -85.3, -6.0, 0.01, 1.0, 0.0, 0.0, 9.99)])
     last = tiltalign_table(
-        [(1, -6.0, 0.02, 1.0012, 0.0003, 0.01, 0.1, 0.41), (2, -3.0, 0.0, 1.0, 0.0, 0.0, 0.1, 0.38)],
+        [
+            (1, -6.0, 0.02, 1.0012, 0.0003, 0.01, 0.1, 0.41),
+            (2, -3.0, 0.0, 1.0, 0.0, 0.0, 0.1, 0.38),
+        ],
         fixed_rotation=True,
     )
     log.write_text("Residual error mean and sd:    0.900    0.400\n" + first + "\n" + last)

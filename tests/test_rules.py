@@ -43,7 +43,9 @@ def test_finished_project_records_what_the_old_rules_recorded(finished_demo):
     before the tiltFilter job, which came later and moved the reconstruction to job007)."""
     before_filter = ("Import/job001/", "External/job002/", "External/job003/",
                      "External/job004/", "External/job005/")  # fmt: skip
-    ours = {k: v for k, v in recorded_metadata(finished_demo).items() if k.startswith(before_filter)}
+    ours = {
+        k: v for k, v in recorded_metadata(finished_demo).items() if k.startswith(before_filter)
+    }
     recorded = {k: v for k, v in RECORDED["metadata_demo4"].items() if k.startswith(before_filter)}
     assert len(ours) > 30 and ours == recorded
 

@@ -127,7 +127,9 @@ def test_curation_needs_the_token_in_a_header(served):
     body = json.dumps({"ts": "TS_04", "action": "exclude"}).encode()
     json_type = {"Content-Type": "application/json"}
     # what another site could make a browser send: our cookie, but not our header
-    status, _, _ = request(port, "/api/curation", "POST", {**json_type, **cookie(port, token)}, body)
+    status, _, _ = request(
+        port, "/api/curation", "POST", {**json_type, **cookie(port, token)}, body
+    )
     assert status == 403 and "TS_04" not in read_curation(project).exclude_tilt_series
     status, _, reply = request(port, "/api/curation", "POST",
                                {"Content-Type": "text/plain", "X-Crboost-Token": token}, body)  # fmt: skip

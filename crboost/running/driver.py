@@ -298,7 +298,7 @@ def main(
 def quality_pictures(ctx: JobContext, ts: str) -> None:
     """The QC pictures the job type declares (crboost/qc), once the tilt series' results are
     complete. Whatever goes wrong there, the job's result stands."""
-    if ctx.runner.print_only or not ctx.ts_star(ts).exists():
+    if ctx.runner.print_only or not (ctx.root / ctx.ts_star(ts)).exists():
         return
     try:
         from ..qc import make_pictures
