@@ -167,17 +167,11 @@ def run_curation(root: str | Path) -> Curation:
 
 
 def write_snapshot(root: str | Path, curation: Curation) -> None:
-    from ..relion.star import atomic_write
+    from ..relion.star import write_if_changed
 
     path = Path(root) / SNAPSHOT_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(curation.to_data(), indent=1, sort_keys=True) + "\n"
-    try:
-        if path.read_text() == text:
-            return
-    except OSError:
-        pass
-    atomic_write(path, text)
+    write_if_changed(path, json.dumps(curation.to_data(), indent=1, sort_keys=True) + "\n")
 
 
 def check_names(curation: Curation, known: set[str]) -> None:

@@ -176,3 +176,13 @@ def atomic_write(path: str | Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def write_if_changed(path: str | Path, text: str) -> None:
+    """atomic_write, unless the file holds this text already (its mtime then stays)."""
+    try:
+        if Path(path).read_text() == text:
+            return
+    except OSError:
+        pass
+    atomic_write(path, text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..relion.star import atomic_write
+from ..relion.star import write_if_changed
 from .pages import index_page, tilt_series_page
 from .state import open_project, project_view, tilt_series_view
 
@@ -23,25 +23,18 @@ def write_report(root: str | Path) -> Path:
     folder = root / REPORT_DIR
     (folder / "ts").mkdir(parents=True, exist_ok=True)
     index = folder / "index.html"
-    _write(index, index_page(view, to_files="../"))
+    write_if_changed(index, index_page(view, to_files="../"))
     wanted = set()
     for ts in view.project.tilt_series:
         page = folder / "ts" / f"{ts}.html"
         wanted.add(page.name)
-        _write(page, tilt_series_page(view, tilt_series_view(view, ts), to_files="../../"))
+        write_if_changed(
+            page, tilt_series_page(view, tilt_series_view(view, ts), to_files="../../")
+        )
     for old in (folder / "ts").glob("*.html"):
         if old.name not in wanted:  # a tilt series that left the project
             old.unlink(missing_ok=True)
     return index
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        if path.read_text() == text:
-            return
-    except OSError:
-        pass
-    atomic_write(path, text)
 
 
 def refresh_quietly(root: str | Path) -> str | None:
