@@ -128,7 +128,7 @@ def test_failing_tilt_series_then_resume(tmp_path):
     proc = run_cli("status", str(project), "--json")
     jobs = {j["job"]: j for j in json.loads(proc.stdout)["jobs"]}
     assert jobs["align"]["status"] == "Failed"
-    assert jobs["align"]["tilt_series"] == {"done": 2, "failed": 1, "total": 3}
+    assert jobs["align"]["tilt_series"] == {"done": 2, "failed": 1, "total": 3, "excluded": 0}
     assert "TS_02" in jobs["align"]["error"]
     assert jobs["reconstruct"]["status"] == "Scheduled"
     assert jobs["reconstruct"]["tilt_series"]["done"] == 2

@@ -35,7 +35,10 @@ class TiltFilterParams(JobParams):
     item_params: ClassVar[dict] = {"curation": curation_entry}
 
     max_tilt_angle: float = Field(
-        90, gt=0, le=90, description="Drop tilts whose absolute nominal tilt angle is above this, degrees."
+        90,
+        gt=0,
+        le=90,
+        description="Drop tilts whose absolute nominal tilt angle is above this, degrees.",
     )
     max_ctf_resolution: float = Field(
         50, ge=0, le=1000,

@@ -71,6 +71,7 @@ class RunDisplay:
         self._out_lock = threading.RLock()
         self.failures = 0
         self.first_line = ""
+        self.nothing_to_do = False
 
     # --- life --------------------------------------------------------------------------------
 
@@ -114,6 +115,8 @@ class RunDisplay:
             line = raw.decode(errors="replace")
             if not self.first_line and line.strip():
                 self.first_line = line
+            if line.startswith("Nothing to be done"):  # Snakemake: every output is up to date
+                self.nothing_to_do = True
             if self.verbose or line.startswith("crboost:"):
                 self._say(line)
 
@@ -240,7 +243,11 @@ class RunDisplay:
     def _summary(self, jobs: list[dict], returncode: int) -> None:
         took = _clock(time.time() - self.started)
         log = os.path.relpath(self.log, self.project.root)
-        if returncode == 0:
+        if returncode == 0 and self.nothing_to_do:
+            self.out.write(
+                f"crboost: Nothing to be done: every job is up to date; full log {log}\n"
+            )
+        elif returncode == 0:
             self.out.write(f"crboost: finished in {took}; full log {log}\n")
         else:
             if not self.failures:  # the workflow itself stopped: its last words
