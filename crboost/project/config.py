@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from ..errors import ConfigError
 from .validation import format_validation_error
@@ -88,10 +94,15 @@ class AcquisitionConfig(_Strict):
 
 
 class ToolConfig(_Strict):
-    """How to run one tool: a container image, or an executable on PATH / an absolute path."""
+    """How to run one tool: a container image, or an executable on PATH / an absolute path.
+    Tools made of several programs (cryoCARE, pytom-match-pick, RELION) take `path`: the
+    directory holding their programs (e.g. the bin/ of the tool's own Python environment)."""
 
     container: str | None = Field(None, description="Apptainer/Singularity image (.sif).")
     executable: str | None = Field(None, description="Executable name or path.")
+    path: str | None = Field(
+        None, description="Directory holding the tool's programs (default: found on PATH)."
+    )
 
 
 class ToolsConfig(_Strict):
@@ -106,6 +117,28 @@ class ToolsConfig(_Strict):
     warptools: ToolConfig = Field(default_factory=lambda: ToolConfig(executable="WarpTools"))
     aretomo2: ToolConfig = Field(default_factory=lambda: ToolConfig(executable="AreTomo2"))
     aretomo3: ToolConfig = Field(default_factory=lambda: ToolConfig(executable="AreTomo3"))
+    cryocare: ToolConfig = Field(
+        default_factory=ToolConfig,
+        description="cryoCARE 0.3 (cryoCARE_extract_train_data.py, _train.py, _predict.py).",
+    )
+    pytom: ToolConfig = Field(
+        default_factory=ToolConfig,
+        description="pytom-match-pick (pytom_match_template.py, pytom_extract_candidates.py).",
+    )
+    relion: ToolConfig = Field(
+        default_factory=ToolConfig,
+        description="RELION 5 (relion_tomo_subtomo, relion_tomo_reconstruct_particle).",
+    )
+
+    @field_validator("cryocare", "pytom", "relion")
+    @classmethod
+    def _programs_not_executables(cls, value: ToolConfig) -> ToolConfig:
+        if value.executable:
+            raise ValueError(
+                "this tool has several programs: give the directory holding them as path "
+                "(or a container image), not executable"
+            )
+        return value
 
 
 class Resources(_Strict):
