@@ -265,9 +265,9 @@ DEMO_PARTICLE_SETTINGS = {
                                      "epochs": 1, "steps_per_epoch": 2, "batch_size": 2},
     "pipeline.denoise.params.n_tiles": [1, 1, 1],
     "pipeline.match.params.angular_search": 30,
-    "pipeline.candidates.params": {"particle_diameter": 50, "max_num_particles": 8},
-    "pipeline.subtomo.params": {"box_size": 16, "crop_size": 12, "binning": 2},
-    "pipeline.average.params": {"box_size": 16, "crop_size": 12, "binning": 2},
+    "pipeline.candidates.params": {"particle_diameter": 65, "max_num_particles": 8},
+    "pipeline.subtomo.params": {"box_size": 12, "crop_size": 10, "binning": 2},
+    "pipeline.average.params": {"box_size": 12, "crop_size": 10, "binning": 2},
 }  # fmt: skip
 
 
