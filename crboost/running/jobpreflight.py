@@ -39,13 +39,13 @@ def planned_tomogram_shape(job: Job) -> tuple[tuple[int, int, int], float] | Non
 
 
 def problems_of(project: Project, job: Job) -> list[str]:
-    where = f"pipeline job {job.name!r} ({job.type})"
+    where = f"pipeline.{job.name}.params"
     planned = planned_tomogram_shape(job)
     reconstruct = upstream_of_type(job, "tsReconstruct")
     out = []
     if job.type == "denoisetrain":
         if reconstruct is not None and not reconstruct.params.halfmap_frames:
-            out.append(f"{where}: needs half tomograms; set halfmap_frames: true in job "
+            out.append(f"{where}: denoisetrain needs half tomograms; set halfmap_frames: true in job "
                        f"{reconstruct.name!r}")  # fmt: skip
         names = set(project.items(job))
         unknown = [n for n in job.params.tomograms if n not in names]
