@@ -106,10 +106,15 @@ class ToolConfig(_Strict):
 
 
 class ToolsConfig(_Strict):
-    simulate: bool = Field(
+    simulate: bool | list[str] = Field(
         False,
-        description="Use crboost's tool SIMULATOR instead of the real tools (demo and tests only).",
+        description="Use crboost's tool SIMULATOR instead of the real tools (demo and tests "
+        "only): true for all, or a list of the tools to simulate.",
     )
+
+    def simulated(self, tool: str) -> bool:
+        return self.simulate is True or (isinstance(self.simulate, list) and tool in self.simulate)
+
     container_runtime: Literal["apptainer", "singularity"] = Field(
         "apptainer", description="Program that runs container images."
     )
@@ -129,6 +134,16 @@ class ToolsConfig(_Strict):
         default_factory=ToolConfig,
         description="RELION 5 (relion_tomo_subtomo, relion_tomo_reconstruct_particle).",
     )
+
+    @field_validator("simulate")
+    @classmethod
+    def _known_tools(cls, value: bool | list[str]) -> bool | list[str]:
+        if isinstance(value, list):
+            known = [n for n, f in cls.model_fields.items() if f.annotation is ToolConfig]
+            unknown = [v for v in value if v not in known]
+            if unknown:
+                raise ValueError(f"unknown tool {unknown[0]!r} (tools: {', '.join(known)})")
+        return value
 
     @field_validator("cryocare", "pytom", "relion")
     @classmethod

@@ -188,11 +188,14 @@ def predict(argv: list[str]) -> int:
         denoised = gaussian_filter(mean, 1.0) * (1.0 if norm["std"] else 0.0)
         target = os.path.join(config["output"], os.path.basename(e))
         with mrcfile.open(e, permissive=True) as source:
-            voxel = source.voxel_size
+            voxel, labels, nlabl = source.voxel_size, list(source.header.label), source.header.nlabl
         with mrcfile.new(target, overwrite=True) as mrc:
             mrc.set_data(denoised.astype(np.float32))
             mrc.voxel_size = voxel
-            mrc.header.label[0] = b"cryoCARE (SIMULATED)"
-            mrc.header.nlabl = 1
+            # cryoCARE_predict.py: the even half's labels [1:-1], its own, an empty one;
+            # nlabl stays the even half's
+            for i, label in enumerate([*labels[1:-1], b"cryoCARE (SIMULATED)", b""]):
+                mrc.header.label[i] = label
+            mrc.header.nlabl = nlabl
         print(f"denoised {e} -> {target}")
     return 0

@@ -3,8 +3,9 @@
 Per tool (`tools:` in the config): `container: image.sif` runs
 `apptainer exec --nv --cleanenv -B <project> -B <data dirs> ... image.sif <executable> args`, with
 the host's conda/SLURM/MPI/container variables removed and CUDA_VISIBLE_DEVICES passed in;
-`executable: name` runs it directly. `tools.simulate: true` runs crboost's tool SIMULATOR instead
-(demo and tests only). Commands are never strings given to a shell, so file and tilt-series
+`executable: name` runs it directly; `path: DIR` names the directory of a tool's programs.
+`tools.simulate: true` (or a list of tools) runs crboost's tool SIMULATOR instead (demo and tests
+only). Commands are never strings given to a shell, so file and tilt-series
 names cannot break or inject into them. CRBOOST_PRINT_COMMANDS=1 prints commands instead of
 running them.
 """
@@ -87,7 +88,7 @@ class ToolRunner:
     def argv(self, call: ToolCall) -> list[str]:
         """The full argument list for a call, as it will be executed."""
         tools = self.config.tools
-        if tools.simulate:
+        if tools.simulated(call.tool):
             return [sys.executable, "-m", "crboost.simulator", *self.program(call)]
         configured = getattr(tools, call.tool)
         if configured.container:
@@ -122,7 +123,7 @@ class ToolRunner:
 
     def environment(self, call: ToolCall) -> dict[str, str]:
         env = dict(os.environ)
-        if self.config.tools.simulate:
+        if self.config.tools.simulated(call.tool):
             env["CRBOOST_SIM_JOB"] = self.job_type
             env["CRBOOST_SIM_ITEM"] = call.item
             return env
