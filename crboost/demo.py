@@ -141,7 +141,9 @@ def particle_map(box: int, voxel: float) -> np.ndarray:
     return out
 
 
-def write_template(folder: Path, voxel: float, box: int = 12, white: bool = True) -> tuple[Path, Path]:
+def write_template(
+    folder: Path, voxel: float, box: int = 12, white: bool = True
+) -> tuple[Path, Path]:
     """templates/particle.mrc (white density, as WarpTools' reconstructions show it) and a
     spherical mask; returns their paths."""
     import mrcfile

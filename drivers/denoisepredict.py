@@ -22,9 +22,9 @@ from crboost.jobs.denoisepredict import DenoisePredictParams as Params
 from crboost.relion.star import atomic_write
 from crboost.running import driver
 from crboost.running.driver import DriverError, JobContext
-from crboost.tools.inputchecks import check_halves
 from crboost.running.tomograms import FOLDER, rec_name, tomogram_files
 from crboost.tools.gpus import logical_gpu_ids
+from crboost.tools.inputchecks import check_halves
 from crboost.tools.runner import ToolCall
 
 MODEL = "denoising_model.tar.gz"

@@ -20,9 +20,9 @@ from crboost.jobs.denoisetrain import DenoiseTrainParams as Params
 from crboost.relion.star import atomic_write
 from crboost.running import driver
 from crboost.running.driver import DriverError, JobContext
-from crboost.tools.inputchecks import check_halves, check_patch
 from crboost.running.tomograms import tomogram_files
 from crboost.tools.gpus import logical_gpu_ids
+from crboost.tools.inputchecks import check_halves, check_patch
 from crboost.tools.runner import ToolCall
 
 MODEL = "denoising_model"
@@ -108,7 +108,9 @@ def train(ctx: JobContext) -> None:
     data, train_config = configs(ctx, names)
     atomic_write(ctx.path("train_data_config.json"), json.dumps(data, indent=1) + "\n")
     atomic_write(ctx.path("train_config.json"), json.dumps(train_config, indent=1) + "\n")
-    driver.clear_previous(ctx, [ctx.path(f"{MODEL}.tar.gz"), ctx.path(MODEL), ctx.path("train_data")])
+    driver.clear_previous(
+        ctx, [ctx.path(f"{MODEL}.tar.gz"), ctx.path(MODEL), ctx.path("train_data")]
+    )
     if not driver.run_calls(ctx, commands(ctx)):
         return
     check_model(ctx)

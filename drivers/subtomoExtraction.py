@@ -67,7 +67,9 @@ def run_tomogram(ctx: JobContext, ts: str) -> None:
     table = driver.read_tilt_series(ctx.upstream_ts_star(ts), ts)
     sets = inputs(ctx)
     candidates = read_particles(ctx.root / sets["rlnTomoParticlesFile"])
-    mine = candidates[candidates["rlnTomoName"].astype(str) == ts] if len(candidates) else candidates
+    mine = (
+        candidates[candidates["rlnTomoName"].astype(str) == ts] if len(candidates) else candidates
+    )
     driver.clear_previous(ctx, [ctx.path("tomo", ts)])
     if mine.empty:
         print(f"{ts}: no candidates, nothing to extract")

@@ -24,9 +24,9 @@ import numpy as np
 from crboost.jobs.templatematching import TemplateMatchingParams as Params
 from crboost.running import driver
 from crboost.running.driver import DriverError, JobContext
-from crboost.tools.inputchecks import check_template, duplicate_message, duplicate_tilts
 from crboost.running.tomograms import link_into, tomogram_files, upstream, volume_info
 from crboost.tools.gpus import logical_gpu_ids
+from crboost.tools.inputchecks import check_template, duplicate_message, duplicate_tilts
 from crboost.tools.runner import ToolCall
 
 ANGLE, DOSE = "rlnTomoNominalStageTiltAngle", "rlnMicrographPreExposure"

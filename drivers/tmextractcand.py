@@ -41,7 +41,9 @@ def stage(ctx: JobContext, ts: str) -> dict:
     try:
         job = json.loads((source / f"{ts}_job.json").read_text())
     except FileNotFoundError:
-        raise DriverError(f"{ctx.input_dir}/tm/{ts}/{ts}_job.json: missing (matching not done?)") from None
+        raise DriverError(
+            f"{ctx.input_dir}/tm/{ts}/{ts}_job.json: missing (matching not done?)"
+        ) from None
     folder = ctx.root / staged(ctx, ts)
     folder.mkdir(parents=True, exist_ok=True)
     for suffix in ("_scores.mrc", "_angles.mrc"):

@@ -55,8 +55,9 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
     table = driver.read_tilt_series(ctx.upstream_ts_star(ts), ts)
     driver.carry_tilt_series_state(ctx)
     driver.clear_previous(
-        ctx, [Path(tomogram(ctx, ts, half)) for half in ("", "even", "odd", "deconv")]
-        + [ctx.path("tomograms", rec_name(ts, half)) for half in (None, 1, 2)]
+        ctx,
+        [Path(tomogram(ctx, ts, half)) for half in ("", "even", "odd", "deconv")]
+        + [ctx.path("tomograms", rec_name(ts, half)) for half in (None, 1, 2)],
     )
     if not driver.run_calls(ctx, commands(ctx, ts)):
         return
@@ -93,7 +94,9 @@ def gather(ctx: JobContext) -> None:
         table["rlnTomoSizeY"] = [s[1] for s in sizes]
         table["rlnTomoSizeZ"] = [s[2] for s in sizes]
         names = list(table["rlnTomoName"])
-        table["rlnTomoReconstructedTomogram"] = [str(ctx.path("tomograms", rec_name(ts))) for ts in names]
+        table["rlnTomoReconstructedTomogram"] = [
+            str(ctx.path("tomograms", rec_name(ts))) for ts in names
+        ]
         if p["halfmap_frames"]:
             for half in (1, 2):
                 table[f"rlnTomoReconstructedTomogramHalf{half}"] = [

@@ -64,7 +64,9 @@ def test_denoise_jobs_with_the_real_cryocare(tmp_path, cryocare_bin):
         assert weights.size > 10_000, "real Keras weights"
     table = starfile.read(predict_dir / "tomograms.star")
     assert list(table["rlnTomoName"]) == ["TS_01", "TS_02"]  # both predicted, one trained on
-    for ts, path in zip(table["rlnTomoName"], table["rlnTomoReconstructedTomogramDenoised"], strict=True):
+    for ts, path in zip(
+        table["rlnTomoName"], table["rlnTomoReconstructedTomogramDenoised"], strict=True
+    ):
         assert path == f"External/job008/tomograms/rec_{ts}.mrc"
         with mrcfile.open(project / path) as mrc:
             assert mrc.header.mode == 2 and mrc.data.shape == (32, 32, 32)

@@ -65,7 +65,9 @@ def test_init_and_run_stop_at_duplicate_tilt_angles(tmp_path):
     line = one_line_error(init(tmp_path, template, mask))
     assert "tilt series TS_02" in line and "pytom #348" in line and "duplicate_tilts" in line
     # the same project, allowed at init, is refused at the start of the run, before any tool
-    proc = init(tmp_path, template, mask, "--set", "pipeline.match.params.duplicate_tilts=drop_later")
+    proc = init(
+        tmp_path, template, mask, "--set", "pipeline.match.params.duplicate_tilts=drop_later"
+    )
     assert proc.returncode == 0, proc.stderr
     config = tmp_path / "p" / "crboost.yaml"
     data = yaml.safe_load(config.read_text())
@@ -88,5 +90,9 @@ def test_run_stops_when_tomograms_are_too_thin_for_the_cryocare_patch(tmp_path):
     train["params"]["subvolume_dimensions"] = 16  # tomograms are 32 x 32 x 32 voxels
     config.write_text(yaml.safe_dump(data))
     line = one_line_error(run_cli("run", str(project)))
-    assert "pipeline.denoisetrain.params.subvolume_dimensions = 16" in line and "32x32x32" in line and "Z too" in line
+    assert (
+        "pipeline.denoisetrain.params.subvolume_dimensions = 16" in line
+        and "32x32x32" in line
+        and "Z too" in line
+    )
     assert not (project / "Import/job001/tilt_series").exists(), "a job ran"

@@ -52,7 +52,9 @@ def test_one_tomogram_failing_template_matching_then_resume(tmp_path):
         assert (candidates / f"tilt_series/{ts}.star").exists()
     assert not (match / "tilt_series/TS_02.star").exists()
     assert "TS_02" in (match / "RELION_JOB_EXIT_FAILURE").read_text()
-    jobs = {j["job"]: j for j in json.loads(run_cli("status", str(project), "--json").stdout)["jobs"]}
+    jobs = {
+        j["job"]: j for j in json.loads(run_cli("status", str(project), "--json").stdout)["jobs"]
+    }
     assert jobs["match"]["status"] == "Failed"
     assert jobs["match"]["tilt_series"] == {"done": 2, "failed": 1, "total": 3}
     assert jobs["denoise"]["status"] == "Succeeded"
@@ -61,11 +63,15 @@ def test_one_tomogram_failing_template_matching_then_resume(tmp_path):
 
     proc = run_cli("run", str(project), "--", "-n")
     tasks = [ln for ln in proc.stdout.splitlines() if "wildcards:" in ln and "ts=" in ln]
-    assert tasks and all("ts=TS_02" in ln for ln in tasks if "templatematching" in ln or "job=job009" in ln)
+    assert tasks and all(
+        "ts=TS_02" in ln for ln in tasks if "templatematching" in ln or "job=job009" in ln
+    )
     proc = run_cli("run", str(project))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert done.stat().st_mtime_ns == before, "TS_01 was matched again"
-    statuses = {p.name: p.status for p in read_pipeline(project / "default_pipeline.star").process_list()}
+    statuses = {
+        p.name: p.status for p in read_pipeline(project / "default_pipeline.star").process_list()
+    }
     assert set(statuses.values()) == {"Succeeded"}
     check_outputs(project)
     assert validate_project(project) == []
@@ -79,7 +85,9 @@ def check_outputs(project):
         assert half1.endswith(f"tomograms/rec_{ts}_half1.mrc") and (project / half1).exists()
     # the denoised tomogram is added, the raw one kept
     denoised = starfile.read(project / JOBS["denoise"] / "tomograms.star")
-    assert list(denoised["rlnTomoReconstructedTomogram"]) == list(tomograms["rlnTomoReconstructedTomogram"])
+    assert list(denoised["rlnTomoReconstructedTomogram"]) == list(
+        tomograms["rlnTomoReconstructedTomogram"]
+    )
     for path in denoised["rlnTomoReconstructedTomogramDenoised"]:
         with mrcfile.open(project / path) as mrc:
             assert mrc.data.shape == (32, 32, 32) and np.isfinite(mrc.data).all()

@@ -50,9 +50,14 @@ def test_list_rules_names_each_types_rules(demo_project):
         cwd=REPO, capture_output=True, text=True, check=True,
     )  # fmt: skip
     expected = {"all", "job_setup"}
-    for name in JOB_TYPES:
-        expected |= {name, f"{name}_tilt_series"}
+    for name, cls in JOB_TYPES.items():
+        expected.add(name)
+        if cls.per_item():
+            expected.add(f"{name}_tilt_series")
+        if cls.prepare_output:
+            expected.add(f"{name}_prepare")
     assert set(proc.stdout.split()) == expected
+    assert "denoisetrain" in expected and "denoisetrain_tilt_series" not in expected
 
 
 def test_declarations_that_do_not_fit_are_refused():

@@ -22,7 +22,10 @@ class TmExtractCandParams(JobParams):
     tools: ClassVar[tuple[str, ...]] = ("pytom",)
 
     particle_diameter: float = Field(
-        200.0, gt=0, le=10000, description="Particle DIAMETER, A (peaks closer than d/2 are merged)."
+        200.0,
+        gt=0,
+        le=10000,
+        description="Particle DIAMETER, A (peaks closer than d/2 are merged).",
     )
     max_num_particles: int = Field(1500, ge=1, le=1000000, description="Most candidates per tomogram.")  # fmt: skip
     cutoff_method: Literal["false_positives", "manual"] = Field(

@@ -38,7 +38,9 @@ def chain(ctx: JobContext) -> list[tuple[str, str, dict]]:
         try:
             spec = json.loads(path.read_text())
         except FileNotFoundError:
-            raise DriverError(f"{path.relative_to(ctx.root)}: missing (upstream job never set up)") from None
+            raise DriverError(
+                f"{path.relative_to(ctx.root)}: missing (upstream job never set up)"
+            ) from None
         out.append((spec["dir"], spec["type"], spec["params"]))
     return out
 

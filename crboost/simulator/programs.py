@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from . import cryocare, pytom, relion, warp_alignment, warp_frames, warp_tiltseries
+from . import cryocare, pytom, pytom_extract, relion, warp_alignment, warp_frames, warp_tiltseries
 from .aretomo import aretomo2, aretomo3
 from .formats import Failure
 from .imod import batchruntomo, submfg
@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
         "cryoCARE_train.py": cryocare.train,
         "cryoCARE_predict.py": cryocare.predict,
         "pytom_match_template.py": pytom.match_template,
-        "pytom_extract_candidates.py": pytom.extract_candidates,
+        "pytom_extract_candidates.py": pytom_extract.extract_candidates,
         "relion_tomo_subtomo": relion.subtomo,
         "relion_tomo_reconstruct_particle": relion.reconstruct_particle,
     }

@@ -64,7 +64,9 @@ def angle_to_angle_list(angle_diff: float) -> list[tuple[float, float, float]]:
     theta %= np.pi
     n_psi = int(np.ceil(360 / angle_diff))
     psi = np.linspace(0, 2 * np.pi, n_psi, endpoint=False)
-    out = [(float(ph), float(th), float(ps)) for ph, th in zip(phi, theta) for ps in psi]
+    out = [
+        (float(ph), float(th), float(ps)) for ph, th in zip(phi, theta, strict=True) for ps in psi
+    ]
     out.sort()
     return out
 

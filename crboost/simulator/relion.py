@@ -110,7 +110,9 @@ def load(particles_file: Path, tomograms_file: Path):
     blocks = starfile.read(particles_file, always_dict=True)
     parts = blocks.get("particles")
     if parts is None or not hasattr(parts, "columns"):
-        raise Failure(f"ERROR: ParticleSet::ParticleSet: there are no particles in {particles_file}")
+        raise Failure(
+            f"ERROR: ParticleSet::ParticleSet: there are no particles in {particles_file}"
+        )
     for axis in "XYZ":
         if f"rlnCenteredCoordinate{axis}Angst" not in parts.columns:
             raise Failure("ERROR: Cannot find particle coordinates "
@@ -131,7 +133,9 @@ class TiltSeries:
         name = str(row["rlnTomoName"])
         tables = starfile.read(row["rlnTomoTiltSeriesStarFile"], always_dict=True)
         if name not in tables:
-            raise Failure(f"ERROR: TomogramSet: no data_{name} in {row['rlnTomoTiltSeriesStarFile']}")
+            raise Failure(
+                f"ERROR: TomogramSet: no data_{name} in {row['rlnTomoTiltSeriesStarFile']}"
+            )
         self.table = tables[name]
         self.pixel = float(row["rlnTomoTiltSeriesPixelSize"])
         self.size = [float(row[f"rlnTomoSize{a}"]) for a in "XYZ"]
@@ -192,8 +196,11 @@ def positions(parts, ts: TiltSeries) -> np.ndarray:
 
 def visible(ts: TiltSeries, xy: np.ndarray, half: float) -> np.ndarray:
     h, w = ts.images[0].shape
-    return (xy[..., 0] - half >= 0) & (xy[..., 0] + half < w) & (xy[..., 1] - half >= 0) & (
-        xy[..., 1] + half < h
+    return (
+        (xy[..., 0] - half >= 0)
+        & (xy[..., 0] + half < w)
+        & (xy[..., 1] - half >= 0)
+        & (xy[..., 1] + half < h)
     )
 
 
@@ -328,7 +335,9 @@ def reconstruct_particle(argv: list[str]) -> int:
         ts = TiltSeries(row)
         centres = positions(mine, ts)
         for k, (_, particle) in enumerate(mine.iterrows()):
-            a = euler_matrix(*(float(particle.get(f"rlnAngle{n}", 0.0)) for n in ("Rot", "Tilt", "Psi")))
+            a = euler_matrix(
+                *(float(particle.get(f"rlnAngle{n}", 0.0)) for n in ("Rot", "Tilt", "Psi"))
+            )
             points = centres[k] + r @ a.T
             xy = ts.project(points)
             half = int(particle["rlnRandomSubset"]) if halves else 1
@@ -351,5 +360,7 @@ def reconstruct_particle(argv: list[str]) -> int:
             lo = (box - crop) // 2
             volume = volume[lo : lo + crop, lo : lo + crop, lo : lo + crop]
         _write(out / f"{tag}.mrc", np.ascontiguousarray(volume), pixel)
-    print(f"Reconstructed {counts[1] + counts[2]} particles" + (" in two half sets" if halves else ""))
+    print(
+        f"Reconstructed {counts[1] + counts[2]} particles" + (" in two half sets" if halves else "")
+    )
     return 0

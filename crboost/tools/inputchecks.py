@@ -67,7 +67,9 @@ def check_template(
         return problems
     (t_shape, t_px), (m_shape, m_px) = t_head, m_head
     if len(set(t_shape)) != 1:
-        problems.append(f"{where}.template: {template} is {_dims(t_shape)} px; pytom needs a cubic box")
+        problems.append(
+            f"{where}.template: {template} is {_dims(t_shape)} px; pytom needs a cubic box"
+        )
     if m_shape != t_shape:
         problems.append(f"{where}.mask: {mask} is {_dims(m_shape)} px, the template "
                         f"{_dims(t_shape)}: pytom needs the same box")  # fmt: skip
@@ -135,7 +137,9 @@ def duplicate_tilts(angles: list[float]) -> list[tuple[int, int]]:
     return pairs
 
 
-def duplicate_message(ts: str, angles: list[float], pairs: list[tuple[int, int]], where: str) -> str:
+def duplicate_message(
+    ts: str, angles: list[float], pairs: list[tuple[int, int]], where: str
+) -> str:
     a, b = pairs[0]
     more = f" (and {len(pairs) - 1} more pair(s))" if len(pairs) > 1 else ""
     return (f"tilt series {ts}: tilts {a + 1} and {b + 1} are both at {angles[a]:.2f} deg{more}; "

@@ -157,7 +157,11 @@ class ToolRunner:
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-20:])
             name = self.program(call)[0]
-            verb = call.args[0] if call.tool not in PROGRAMS and call.args and not call.args[0].startswith("-") else ""
+            verb = (
+                call.args[0]
+                if call.tool not in PROGRAMS and call.args and not call.args[0].startswith("-")
+                else ""
+            )
             raise ToolFailed(
                 f"{name} {verb} exited with {proc.returncode}".replace("  ", " "), tail
             )
