@@ -17,7 +17,9 @@ import os
 import numpy as np
 import starfile
 
+from crboost import qc
 from crboost.jobs.reconstructParticle import ReconstructParticleParams as Params
+from crboost.qc.particles import central_slices
 from crboost.relion.star import atomic_write, relion_text
 from crboost.running import driver
 from crboost.running.driver import DriverError, JobContext
@@ -88,6 +90,9 @@ def average(ctx: JobContext) -> None:
     if not driver.run_calls(ctx, commands(ctx)):
         return
     check_maps(ctx)
+    qc.safely(
+        central_slices, ctx.root / ctx.path("merged.mrc"), ctx.root / ctx.path("qc", "average.png")
+    )
     write_optimisation_set(ctx, ctx.path("particles.star"), sets["rlnTomoTomogramsFile"], {
         "rlnTomoReferenceMap1File": str(ctx.path("half1.mrc")),
         "rlnTomoReferenceMap2File": str(ctx.path("half2.mrc"))})  # fmt: skip

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from crboost import qc
 from crboost.jobs.templatematching import TemplateMatchingParams as Params
+from crboost.qc.particles import score_map
 from crboost.running import driver
 from crboost.running.driver import DriverError, JobContext
 from crboost.running.tomograms import link_into, tomogram_files, upstream, volume_info
@@ -135,6 +137,7 @@ def run_tomogram(ctx: JobContext, ts: str) -> None:
         return
     driver.check_files(ctx, [ctx.root / o for o in outputs], "pytom_match_template.py")
     check_result(ctx, ts, outputs)
+    qc.safely(score_map, ctx.root / outputs[0], ctx.root / ctx.path("qc", f"{ts}_scores.png"))
     driver.write_tilt_series(ctx, ts, table)
 
 

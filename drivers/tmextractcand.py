@@ -20,7 +20,9 @@ import os
 
 import pandas as pd
 
+from crboost import qc
 from crboost.jobs.tmextractcand import TmExtractCandParams as Params
+from crboost.qc.particles import candidates as candidates_picture
 from crboost.relion.star import atomic_write, write_star
 from crboost.running import driver
 from crboost.running.driver import DriverError, JobContext
@@ -82,6 +84,7 @@ def run_tomogram(ctx: JobContext, ts: str) -> None:
     found = read_particles(ctx.root / result)
     check_candidates(found, ts, job, result)
     print(f"{ts}: {len(found)} candidate(s)")
+    qc.safely(picture, ctx, ts, job, found)
     driver.write_tilt_series(ctx, ts, table)
 
 
@@ -97,6 +100,16 @@ def check_candidates(found: pd.DataFrame, ts: str, job: dict, where: str) -> Non
         if (values > limit + 1e-3).any():
             raise DriverError(f"{where}: candidates outside the tomogram along {axis} "
                               f"(|{values.max():.1f}| A > {limit:.1f} A)")  # fmt: skip
+
+
+def picture(ctx: JobContext, ts: str, job: dict, found: pd.DataFrame) -> None:
+    voxel = job["voxel_size"]
+    centre = [n / 2 for n in job["tomo_shape"]]
+    axes = [f"rlnCenteredCoordinate{a}Angst" for a in "XYZ"]
+    positions = found[axes].to_numpy() / voxel + centre if len(found) else []
+    radius = ctx.params["particle_diameter"] / 2 / voxel
+    candidates_picture(ctx.root / str(ctx.input_dir) / "tomograms" / f"{ts}.mrc", positions,
+                       ctx.root / ctx.path("qc", f"{ts}_candidates.png"), radius)  # fmt: skip
 
 
 def gather(ctx: JobContext) -> None:

@@ -115,3 +115,20 @@ def check_outputs(project):
             assert mrc.data.shape == (10, 10, 10) and mrc.data.std() > 0
     optset = starfile.read(average / "optimisation_set.star")
     assert optset["rlnTomoReferenceMap1File"].endswith("half1.mrc")
+    check_pictures(project, cand["particles"])
+
+
+def check_pictures(project, candidates):
+    """What a person looks at: PNGs that decode, are not blank, and show the candidates."""
+    from PIL import Image
+
+    pictures = [project / JOBS["match"] / f"qc/{ts}_scores.png" for ts in ("TS_01", "TS_02")]
+    pictures += [project / JOBS["average"] / "qc/average.png"]
+    for path in pictures:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("L"))
+        assert min(pixels.shape) >= 96 and pixels.std() > 5, path
+    with Image.open(project / JOBS["candidates"] / "qc/TS_01_candidates.png") as image:
+        rgb = np.asarray(image.convert("RGB")).astype(int)
+    red = (rgb[..., 0] > 200) & (rgb[..., 1] < 80) & (rgb[..., 2] < 80)
+    assert (candidates["rlnTomoName"] == "TS_01").any() and red.sum() > 20

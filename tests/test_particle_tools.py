@@ -137,3 +137,13 @@ def test_cryocare_predict_without_gpu_id_fails_as_cryocare_does(tmp_path):
     (tmp_path / "p.json").write_text(json.dumps(conf))
     proc = sim("cryoCARE_predict.py", "--conf", "p.json", cwd=tmp_path)
     assert proc.returncode != 0 and "UnboundLocalError" in proc.stderr
+
+
+def test_a_picture_never_fails_a_job(capsys):
+    from crboost import qc
+
+    def broken():
+        raise ValueError("no data")
+
+    qc.safely(broken)
+    assert "QC picture not made: ValueError: no data" in capsys.readouterr().err
