@@ -320,6 +320,7 @@ def job_json(args, tomo_shape, template_shape, voxel, increment, n_rotations, st
         "ts_metadata": {"tilt_angles": tilts, "angles_in_degrees": True, "ctf_data": ctf,
                         "dose_accumulation": doses, "defocus_handedness": args.defocus_handedness,
                         "per_tilt_weighting": args.per_tilt_weighting,
+                        "level_angle_x": 0.0, "level_angle_y": 0.0,
                         "__class__": "TiltSeriesMetaData"},  # fmt: skip
         "tomo_shape": size,
         "template_shape": list(template_shape),
