@@ -75,6 +75,30 @@ def test_one_tomogram_failing_template_matching_then_resume(tmp_path):
     assert set(statuses.values()) == {"Succeeded"}
     check_outputs(project)
     assert validate_project(project) == []
+    template_change_reruns_matching(project)
+
+
+def planned_rules(project) -> dict[str, int]:
+    proc = run_cli("run", str(project), "--", "-n")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    counts: dict[str, int] = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("rule ") and line.rstrip().endswith(":"):
+            name = line.split()[1].rstrip(":")
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def template_change_reruns_matching(project):
+    template = project / "templates/particle.mrc"
+    data = template.read_bytes()
+    template.write_bytes(data)  # same content, new time: nothing to do
+    assert set(planned_rules(project)) <= {"all"}
+    with mrcfile.open(template, mode="r+") as mrc:
+        mrc.data[:] = mrc.data * 0.5 + 0.1
+    planned = planned_rules(project)
+    assert planned.get("templatematching_tilt_series") == 3, planned
+    assert "denoisepredict_tilt_series" not in planned
 
 
 def check_outputs(project):

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from .base import JobParams, synced_from_globals
+
+
+def template_digest(project: Any, job: Any, item: str) -> str:
+    """The template's and mask's contents (a changed file re-runs the matching, a copied
+    project does not: no times, no paths)."""
+    paths = [Path(p) if Path(p).is_absolute() else project.root / p
+             for p in (job.params.template, job.params.mask)]  # fmt: skip
+    return "+".join(_digest(str(p), *_stat(p)) for p in paths)
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _digest(path: str, size: int, mtime: int) -> str:
+    if size < 0:
+        return "missing"
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 class TemplateMatchingParams(JobParams):
@@ -23,6 +49,7 @@ class TemplateMatchingParams(JobParams):
         "runtime": 120,
     }
     tools: ClassVar[tuple[str, ...]] = ("pytom",)
+    item_params: ClassVar[dict] = {"template_files": template_digest}
     synced: ClassVar[dict[str, str]] = synced_from_globals("voltage", "cs", "amplitude_contrast")
 
     voltage: float
