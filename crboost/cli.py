@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from .acquisition.sanity import DOSE_PER_TILT, SenseError
 from .errors import CrboostError
 
 DESCRIPTION = """\
@@ -38,12 +39,55 @@ def main(argv: list[str] | None = None) -> int:
     except CrboostError as e:
         print(f"crboost: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # the environment (permissions, a full disk, a missing directory)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"crboost: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line (the usage is a --help away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def dose_value(text: str) -> float:
+    """--dose-per-tilt: a number that can be a dose per tilt."""
+    try:
+        return DOSE_PER_TILT.check(text)
+    except SenseError as e:
+        raise argparse.ArgumentTypeError(f"{text}: {e}") from None
+
+
+def count_value(text: str, most: int = 1000) -> int:
+    """A count of 1 to `most`."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text}: not a whole number") from None
+    if not 1 <= value <= most:
+        raise argparse.ArgumentTypeError(f"{text}: must be 1 to {most}")
+    return value
+
+
+def project_dir(text: str, exists: bool = True) -> Path:
+    """A project directory: PROJECT must be a directory (or not exist yet, for init/demo)."""
+    path = Path(text)
+    for part in [path, *path.parents]:
+        if part.exists() and not part.is_dir():
+            raise CrboostError(f"{part}: exists and is not a directory (PROJECT is a directory)")
+        if part.exists():
+            break
+    if exists and not path.is_dir():
+        raise CrboostError(f"{text}: no such project directory")
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="crboost",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -64,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--dose-per-tilt",
-        type=float,
+        type=dose_value,
         metavar="E_PER_A2",
         help="dose per tilt, for mdocs without dose information",
     )
@@ -141,7 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
         "a project config that uses the tool simulator, and runs the pipeline.",
     )
     p.add_argument("project", metavar="PROJECT", help="project directory to create")
-    p.add_argument("--tilt-series", type=int, default=4, metavar="N", help="how many (default 4)")
+    p.add_argument(
+        "--tilt-series", type=count_value, default=4, metavar="N", help="how many (default 4)"
+    )
     p.add_argument("--no-run", action="store_true", help="only write the data and the config")
     p.add_argument(
         "--to",
@@ -183,8 +229,9 @@ def cmd_inspect(args) -> int:
 def cmd_init(args) -> int:
     from .project.init import init_project, parse_set
 
+    project = project_dir(args.project, exists=False)
     result = init_project(
-        args.project, args.movies, args.mdocs, args.gain, parse_set(args.set), args.force,
+        project, args.movies, args.mdocs, args.gain, parse_set(args.set), args.force,
         template=args.template, mask=args.mask,
     )  # fmt: skip
     _print_init(result)
@@ -197,6 +244,8 @@ def _print_init(result) -> None:
     print(f"tilt series: {len(m.tilt_series)} usable, {len(m.skipped)} skipped")
     for name, reason in m.skipped.items():
         print(f"  skipped {name}: {reason}")
+    for message in m.renamed():
+        print(f"  {message}")
     for w in result.inferred.warnings:
         print(f"  warning: {w}")
     for name, job_dir in result.adopted.items():
@@ -206,7 +255,8 @@ def _print_init(result) -> None:
 
 
 def cmd_run(args) -> int:
-    return run_project(Path(args.project), args.profile, args.snakemake_args, args.leftovers)
+    project = project_dir(args.project)
+    return run_project(project, args.profile, args.snakemake_args, args.leftovers)
 
 
 def cmd_status(args) -> int:
@@ -214,7 +264,7 @@ def cmd_status(args) -> int:
     from .project.load import load_project
     from .running.status import as_json, format_table, project_status
 
-    config = Path(args.project) / CONFIG_NAME
+    config = project_dir(args.project) / CONFIG_NAME
     if not config.is_file():
         raise CrboostError(f"{config}: no such file")
     project = load_project(config, remote=True, schema=False)
@@ -223,14 +273,15 @@ def cmd_status(args) -> int:
         from .running.deep import planned_work
 
         planned = planned_work(Path(args.project))
+    skipped = project.manifest.skipped
     if args.json:
-        data = as_json(jobs)
+        data = as_json(jobs, skipped)
         if args.deep:
             for entry in data["jobs"]:
                 entry["planned"] = planned.get(entry["dir"], {"tasks": 0, "reasons": []})
         print(json.dumps(data, indent=2))
     else:
-        print(format_table(jobs))
+        print(format_table(jobs, skipped))
         if args.deep:
             for job in jobs:
                 work = planned.get(job.dir)
@@ -275,7 +326,7 @@ def cmd_demo(args) -> int:
     from .demo import write_demo_data
     from .project.init import init_project
 
-    project = Path(args.project)
+    project = project_dir(args.project, exists=False)
     if (project / "crboost.yaml").exists():
         raise CrboostError(f"{project}/crboost.yaml: exists already; pick a new directory")
     raw = write_demo_data(project, args.tilt_series)

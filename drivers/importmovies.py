@@ -101,7 +101,7 @@ def gather(ctx: JobContext) -> None:
     if index is None:
         raise DriverError("the tilt-series manifest .crboost/manifest.json is missing")
     names = ctx.items()
-    for ts, reason in index.skipped.items():
+    for ts, reason in sorted(index.skipped.items()):
         print(f"skipped {ts}: {reason}")
     if not names:
         listed = "; ".join(f"{k}: {v}" for k, v in index.skipped.items()) or "no mdocs"

@@ -155,3 +155,37 @@ def test_repointed_raw_data_reruns_nothing(tmp_path, finished_demo):
     assert proc.returncode == 0, proc.stderr
     assert star.stat().st_mtime_ns == mtime, "nothing re-ran"
     assert all(link.resolve().is_relative_to(moved) for link in links), "links follow the movies"
+
+
+def test_tilt_series_skipped_later_are_named_where_the_user_looks(tmp_path, finished_demo):
+    """An mdoc added without its movies changes no tilt series (nothing re-runs), but `run`,
+    the import job's run.out and `status` name it, with the reason."""
+    import json
+
+    project = copy_project(finished_demo, tmp_path / "p")
+    raw = project / "raw"
+    write_tilt_series(raw, "TS_05", seed=5, start=pd.Timestamp("2025-01-25").to_pydatetime())
+    next(raw.glob("frames/TS_05_003_*.mrc")).unlink()
+    for i in range(5):  # per-movie mdocs next to the tilt-series mdocs: one line for them all
+        (raw / "mdoc" / f"movie{i}.tif.mdoc").write_text("[FrameSet = 0]\nTiltAngle = 0\n")
+    before = {p: p.stat().st_mtime_ns for p in (project / "External").rglob("*") if p.is_file()}
+    proc = run_cli("run", str(project))
+    assert proc.returncode == 0, proc.stderr
+    reason = "TS_05: 1 of 21 movies not found (TS_05_003_"
+    assert f"crboost: skipped {reason}" in proc.stderr
+    assert "crboost: skipped 5 files that are not tilt series (per-movie, montage or override " \
+           "mdocs): movie0, movie1, movie2, movie3, movie4" in proc.stderr  # fmt: skip
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    after = {p: p.stat().st_mtime_ns for p in (project / "External").rglob("*") if p.is_file()}
+    assert after == before, "nothing re-ran"
+    run_out = (project / "Import/job001/run.out").read_text()
+    assert f"skipped {reason}" in run_out
+    assert "skipped movie3: per-movie (FrameSet) mdoc, not a tilt series" in run_out
+    table = run_cli("status", str(project), check=True).stdout
+    assert f"skipped {reason}" in table
+    data = json.loads(run_cli("status", str(project), "--json", check=True).stdout)
+    assert data["skipped"]["TS_05"].startswith("1 of 21 movies not found")
+    assert len(data["skipped"]) == 6
+    proc = run_cli("run", str(project))  # said again, but run.out does not grow
+    assert f"crboost: skipped {reason}" in proc.stderr
+    assert (project / "Import/job001/run.out").read_text() == run_out

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrboostError
+from .globbing import GlobTooLarge, glob_files
 from .inference import infer
-from .manifest import glob_files
 from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc
 from .names import tilt_series_name
 
@@ -38,9 +38,11 @@ def inspect_mdocs(
             entry["name"] = name
             if warning:
                 entry["warnings"].append(warning)
-            if name in seen:
-                raise CrboostError(f"{path}: same tilt-series name {name!r} as {seen[name]}")
-            seen[name] = path
+            if name.lower() in seen:  # ignoring case, as the manifest does
+                raise CrboostError(
+                    f"{path}: same tilt-series name {name!r} as {seen[name.lower()]}"
+                )
+            seen[name.lower()] = path
             mdoc = read_tilt_series_mdoc(path)
         except CrboostError as e:
             entry["error"] = str(e)
@@ -99,7 +101,11 @@ def _describe(mdoc: TiltSeriesMdoc, dose_override: float | None) -> dict[str, An
 
 def _movie_names(pattern: str) -> set[str]:
     names = set()
-    for p in glob_files(Path.cwd(), pattern):
+    try:
+        paths = glob_files(Path.cwd(), pattern)
+    except GlobTooLarge as e:
+        raise CrboostError(f"--movies {pattern}: {e}") from None
+    for p in paths:
         base = os.path.basename(p)
         names.update((base, Path(base).stem))
     return names

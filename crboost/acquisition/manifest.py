@@ -15,7 +15,6 @@ where the raw data lives, so re-pointing `data.movies`/`data.mdocs` at moved dat
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -25,8 +24,9 @@ from typing import Any
 
 from ..errors import ConfigError, MdocError
 from ..project.config import DataConfig
+from .globbing import GlobTooLarge, glob_files
 from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc
-from .names import safe_movie_name, tilt_series_name
+from .names import NAME_WARNING, safe_movie_name, tilt_series_name
 
 STATE_DIR = ".crboost"
 INDEX_PATH = f"{STATE_DIR}/manifest.json"
@@ -51,6 +51,11 @@ class Manifest:
     @property
     def names(self) -> list[str]:
         return list(self.tilt_series)
+
+    def renamed(self) -> list[str]:
+        """Messages of tilt series named differently from their mdoc (first seen in this
+        refresh: said once, when they appear)."""
+        return [w for m in self.parsed.values() for w in m.warnings if w.startswith(NAME_WARNING)]
 
     def fingerprint(self, name: str) -> str:
         return self.tilt_series[name]["fingerprint"]
@@ -117,12 +122,8 @@ def load_manifest(
         return old
 
     settings = _settings(data)
-    mdoc_paths = glob_files(root, data.mdocs)
-    if not mdoc_paths:
-        raise ConfigError(f"data.mdocs = {data.mdocs!r}: matches no file")
-    movie_paths = glob_files(root, data.movies)
-    if not movie_paths:
-        raise ConfigError(f"data.movies = {data.movies!r}: matches no file")
+    mdoc_paths = data_files(root, "data.mdocs", data.mdocs)
+    movie_paths = data_files(root, "data.movies", data.movies)
     sources = {p: _stat(p) for p in mdoc_paths}
     movies_digest = hashlib.sha1("\n".join(movie_paths).encode()).hexdigest()
 
@@ -152,18 +153,22 @@ def build_manifest(
     parsed: dict[str, tuple[str, TiltSeriesMdoc | dict]] = {}
     fresh: dict[str, TiltSeriesMdoc] = {}
     skipped: dict[str, str] = {}
-    first_file: dict[str, str] = {}
+    first_file: dict[str, tuple[str, str]] = {}
     for path in mdoc_paths:
         if Path(path).name.lower().endswith("_override.mdoc"):
             skipped[Path(path).name] = "Tomo5 override mdoc, not a tilt series"
             continue
         name, name_warning = tilt_series_name(path, data.tilt_series_prefix)
-        if name in first_file:
+        # names differing only in case would share files on case-insensitive file systems
+        if name.lower() in first_file:
+            other, other_name = first_file[name.lower()]
+            same = repr(name) if other_name == name else f"{other_name!r} and {name!r}"
             raise ConfigError(
-                f"data.mdocs: {first_file[name]} and {path} both give tilt series {name!r}; "
+                f"data.mdocs: {other} and {path} both give tilt series {same}"
+                f"{'' if other_name == name else ' (the same name ignoring case)'}; "
                 "rename one or use separate projects"
             )
-        first_file[name] = path
+        first_file[name.lower()] = (path, name)
         source = _reusable_record(root, old, path, name)
         if source is None:
             try:
@@ -172,7 +177,9 @@ def build_manifest(
                 if e.kind == "not_tilt_series" or (
                     e.kind == "incomplete" and data.skip_incomplete_mdocs
                 ):
-                    skipped[name] = str(e)
+                    # the reason without the path: the key names it, and a moved data folder
+                    # must not change what the import job reports (it would re-run)
+                    skipped[name] = str(e).removeprefix(f"{path}: ")
                     continue
                 raise
             if name_warning:
@@ -298,9 +305,15 @@ def _settings(data: DataConfig) -> dict[str, Any]:
     }
 
 
-def glob_files(root: Path, pattern: str) -> list[str]:
-    full = pattern if os.path.isabs(pattern) else os.path.join(root, pattern)
-    return sorted(p for p in glob.glob(full, recursive=True) if os.path.isfile(p))
+def data_files(root: Path, key: str, pattern: str) -> list[str]:
+    """The files of a data glob of the config; errors name the key."""
+    try:
+        paths = glob_files(root, pattern)
+    except GlobTooLarge as e:
+        raise ConfigError(f"{key} = {pattern!r}: {e}") from None
+    if not paths:
+        raise ConfigError(f"{key} = {pattern!r}: matches no file")
+    return paths
 
 
 def _stat(path: str) -> list[int]:

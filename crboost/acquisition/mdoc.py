@@ -22,7 +22,9 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import MdocError
+from . import sanity
 from .mdoc_dates import parse_mdoc_datetime
+from .mdoc_values import sane, tilt_dose, warn_odd
 from .names import movie_basename
 
 # mdocfile logs every alias and unknown key as a warning; those are not problems for us.
@@ -123,38 +125,67 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
     software = _software(titles, global_data)
     _check_complete(path, sections, lines, starts)
 
-    pixel_spacing = _first([s.PixelSpacing for s in sections]) or global_data.PixelSpacing
-    binning = _median([s.Binning for s in sections if s.Binning]) or 1.0
+    pixel_spacing = sane(path, "PixelSpacing", sanity.PIXEL_SIZE, global_data.PixelSpacing)
+    for s in sections:
+        spacing = sane(path, f"[ZValue = {s.ZValue}] PixelSpacing", sanity.PIXEL_SIZE,
+                        s.PixelSpacing)  # fmt: skip
+        pixel_spacing = pixel_spacing or spacing  # the header's, else the first section's
+    binnings = [
+        sane(path, f"[ZValue = {s.ZValue}] Binning", sanity.BINNING, s.Binning) for s in sections
+    ]
+    binning = _median(binnings) or 1.0
     pixel_size = None
     if pixel_spacing:
         pixel_size = round(pixel_spacing / binning, 6)
+        sane(path, "PixelSpacing/Binning", sanity.PIXEL_SIZE, pixel_size)
         if binning != 1:
             warnings.append(
                 f"images were binned x{binning:g} by the camera software: movie pixel size taken "
                 f"as PixelSpacing/Binning = {pixel_size:g} A; check it (super-resolution movies?)"
             )
-    voltage = global_data.Voltage or _first([s.Voltage for s in sections])
+        warn_odd(warnings, sanity.PIXEL_SIZE, pixel_size)
+    voltage = sane(path, "Voltage", sanity.VOLTAGE, global_data.Voltage or None) or _first(
+        [sane(path, f"[ZValue = {s.ZValue}] Voltage", sanity.VOLTAGE, s.Voltage or None)
+         for s in sections]
+    )  # fmt: skip
     if not voltage:
         warnings.append("no Voltage in the mdoc")
+    else:
+        warn_odd(warnings, sanity.VOLTAGE, voltage)
     tilt_axis, axis_source = _tilt_axis(titles, sections, software)
     if tilt_axis is None:
         warnings.append("no tilt axis angle in the titles and no RotationAngle")
+    else:
+        sane(path, f"tilt axis ({axis_source})", sanity.TILT_AXIS, tilt_axis)
 
     detector = None
     if global_data.ImageSize:
         w, h = global_data.ImageSize
         detector = (int(round(w * binning)), int(round(h * binning)))
 
+    z_values = [s.ZValue for s in sections]
+    repeated = sorted({z for z in z_values if z_values.count(z) > 1})
+    if repeated:
+        raise MdocError(
+            f"{path}: ZValue {', '.join(map(str, repeated))} appears more than once "
+            "(two mdocs joined, or an edited file)"
+        )
+
     tilts = []
     for index, s in enumerate(sections):
         if s.TiltAngle is None:
             raise MdocError(f"{path}: section [ZValue = {s.ZValue}] has no TiltAngle")
-        if not s.SubFramePath or not str(s.SubFramePath).strip():
+        angle = sane(path, f"[ZValue = {s.ZValue}] TiltAngle", sanity.TILT_ANGLE, s.TiltAngle,
+                      nan_is_missing=False)  # fmt: skip
+        raw_path = _raw_value(lines, starts, index, "SubFramePath") or ""
+        if not raw_path.strip():  # mdocfile makes an empty one the path "."
             raise MdocError(
                 f"{path}: section [ZValue = {s.ZValue}] has no SubFramePath (movies not saved?)"
             )
-        raw_path = _raw_value(lines, starts, index, "SubFramePath") or str(s.SubFramePath)
-        dose, dose_source = _tilt_dose(s, pixel_size)
+        try:
+            dose, dose_source = tilt_dose(path, s, pixel_size)
+        except sanity.SenseError as e:
+            raise MdocError(str(e)) from None
         acquired = None
         if s.DateTime:
             try:
@@ -164,14 +195,14 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
         tilts.append(
             Tilt(
                 z_value=int(s.ZValue),
-                tilt_angle=float(s.TiltAngle),
+                tilt_angle=angle,
                 sub_frame_path=raw_path,
                 movie=movie_basename(raw_path),
                 dose=dose,
                 dose_source=dose_source,
-                num_frames=int(s.NumSubFrames) if s.NumSubFrames else None,
+                num_frames=int(s.NumSubFrames) if s.NumSubFrames and s.NumSubFrames > 0 else None,
                 acquired=acquired,
-                target_defocus=s.TargetDefocus,
+                target_defocus=sanity.known(s.TargetDefocus),
             )
         )
 
@@ -189,10 +220,14 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
     if len(set(movies)) != len(movies):
         dup = sorted({m for m in movies if movies.count(m) > 1})
         raise MdocError(f"{path}: several tilts name the same movie: {', '.join(dup)}")
-    if not any(t.dose for t in tilts):
+    doses = [t.dose for t in tilts if t.dose]
+    if not doses:
         warnings.append(
             "no dose in the mdoc (ExposureDose 0 or missing, no FrameDosesAndNumber, no DoseRate)"
         )
+    else:
+        warn_odd(warnings, sanity.DOSE_PER_TILT, statistics.median(doses))
+    warnings += sanity.time_stamp_warnings([t.acquired for t in tilts if t.acquired])
 
     return TiltSeriesMdoc(
         path=path,
@@ -294,23 +329,8 @@ def _raw_value(lines: list[str], starts: list[int], index: int, key: str) -> str
     return None
 
 
-def _tilt_dose(section, pixel_size: float | None) -> tuple[float | None, str]:
-    if section.ExposureDose and section.ExposureDose > 0:
-        return float(section.ExposureDose), "ExposureDose"
-    frames = section.FrameDosesAndNumbers or []
-    frame_total = sum(d * n for d, n in frames)
-    if frame_total > 0:
-        return float(frame_total), "FrameDosesAndNumber"
-    # SerialEM's DoseRate is electrons per unbinned pixel per second.
-    if section.DoseRate and section.ExposureTime and pixel_size:
-        return float(
-            section.DoseRate * section.ExposureTime / pixel_size**2
-        ), "DoseRate*ExposureTime"
-    return None, "none"
-
-
 def _tilt_axis(titles: list[str], sections, software: str) -> tuple[float | None, str]:
-    rotations = [s.RotationAngle for s in sections if s.RotationAngle is not None]
+    rotations = [sanity.known(s.RotationAngle) for s in sections]
     rotation = _median(rotations)
     if software == "Tomo5":
         for title in titles:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ..errors import ConfigError
 from ..project.validation import format_validation_error
@@ -45,7 +45,9 @@ def synced_from_globals(*names: str) -> dict[str, str]:
 class JobParams(BaseModel):
     """Parameters of one job instance. Subclasses declare fields and the class-level facts."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", validate_default=True, frozen=True, allow_inf_nan=False
+    )
 
     #: Job type name used in the config (`pipeline[].type`).
     type_name: ClassVar[str]
@@ -142,6 +144,22 @@ class JobParams(BaseModel):
     @classmethod
     def user_fields(cls) -> list[str]:
         return [name for name in cls.model_fields if name not in cls.synced]
+
+
+def ordered(*pairs: tuple[str, str, str]):
+    """A model check that in each (larger, smaller, what) pair the first field is the larger,
+    e.g. a low-resolution limit in A above the high-resolution one."""
+
+    def check(model):
+        for larger, smaller, what in pairs:
+            high, low = getattr(model, larger), getattr(model, smaller)
+            if not high > low:
+                raise ValueError(
+                    f"{larger} = {high:g} must be larger than {smaller} = {low:g} ({what})"
+                )
+        return model
+
+    return model_validator(mode="after")(check)
 
 
 def _lookup(config: Any, dotted: str) -> Any:

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from .base import JobParams, synced_from_globals
+from .base import JobParams, ordered, synced_from_globals
 
 _GRID = r"^\d+x\d+x\d+$"
 
@@ -48,19 +48,25 @@ class FsMotionAndCtfParams(JobParams):
     gain_flip_y: bool
     gain_transpose: bool
 
-    m_range_min: float = Field(500, gt=0, description="Motion: low resolution limit, A.")
-    m_range_max: float = Field(10, gt=0, description="Motion: high resolution limit, A.")
-    m_bfac: float = Field(-500, le=0, description="Motion: B-factor, A^2.")
+    m_range_min: float = Field(500, gt=0, le=10000, description="Motion: low resolution limit, A.")
+    m_range_max: float = Field(10, gt=0, le=1000, description="Motion: high resolution limit, A.")
+    m_bfac: float = Field(-500, ge=-100000, le=0, description="Motion: B-factor, A^2.")
     m_grid: str = Field("1x1x3", pattern=_GRID, description="Motion model grid XxYxT.")
     c_window: int = Field(512, ge=64, le=4096, description="CTF: window size, px.")
-    c_range_min: float = Field(30, gt=0, description="CTF: low resolution limit, A.")
-    c_range_max: float = Field(6.0, gt=0, description="CTF: high resolution limit, A.")
-    c_defocus_min: float = Field(1.1, ge=0, description="CTF: minimum defocus, um.")
-    c_defocus_max: float = Field(8.0, gt=0, description="CTF: maximum defocus, um.")
+    c_range_min: float = Field(30, gt=0, le=1000, description="CTF: low resolution limit, A.")
+    c_range_max: float = Field(6.0, gt=0, le=1000, description="CTF: high resolution limit, A.")
+    c_defocus_min: float = Field(1.1, ge=0, le=100, description="CTF: minimum defocus, um.")
+    c_defocus_max: float = Field(8.0, gt=0, le=100, description="CTF: maximum defocus, um.")
     c_grid: str = Field("2x2x1", pattern=_GRID, description="CTF model grid XxYxT.")
     c_fit_phase: bool = Field(False, description="CTF: fit phase shift (phase plate).")
     c_use_sum: bool = Field(False, description="CTF: fit on the frame sum.")
     out_average_halves: bool = Field(True, description="Write even/odd averages (for denoising).")
-    out_skip_first: int = Field(0, ge=0, description="Frames to skip at the start.")
-    out_skip_last: int = Field(0, ge=0, description="Frames to skip at the end.")
+    out_skip_first: int = Field(0, ge=0, le=100000, description="Frames to skip at the start.")
+    out_skip_last: int = Field(0, ge=0, le=100000, description="Frames to skip at the end.")
     perdevice: int = Field(1, ge=1, le=16, description="Processes per GPU.")
+
+    _ordered = ordered(
+        ("m_range_min", "m_range_max", "resolution limits"),
+        ("c_range_min", "c_range_max", "resolution limits"),
+        ("c_defocus_max", "c_defocus_min", "defocus limits"),
+    )

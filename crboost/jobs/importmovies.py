@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from ..acquisition.names import star_problem
 from .base import JobParams, manifest_fingerprint, synced_from_globals
 
 
@@ -48,3 +49,11 @@ class ImportMoviesParams(JobParams):
     optics_group_name: str = Field(
         "optics1", pattern=r"^[A-Za-z0-9_.+-]*$", description="rlnOpticsGroupName ('' to omit)."
     )
+
+    @field_validator("optics_group_name")
+    @classmethod
+    def _star_safe(cls, name: str) -> str:
+        problem = star_problem(name) if name else None
+        if problem:
+            raise ValueError(f"{problem}: not allowed in a STAR value")
+        return name

@@ -38,6 +38,6 @@ class TsAlignmentParams(JobParams):
     )
     axis_iter: int = Field(3, ge=0, le=20, description="AreTomo: tilt-axis refinement iterations.")
     axis_batch: int = Field(5, ge=0, le=100, description="AreTomo: tilt series per axis batch.")
-    imod_patch_size_nm: float = Field(200, gt=0, description="IMOD: patch size, nm.")
+    imod_patch_size_nm: float = Field(200, gt=0, le=10000, description="IMOD: patch size, nm.")
     imod_axis_search: bool = Field(True, description="IMOD: search the tilt axis angle.")
     perdevice: int = Field(1, ge=1, le=16, description="Processes per GPU.")

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from .base import JobParams, synced_from_globals
+from .base import JobParams, ordered, synced_from_globals
 
 
 class TsCtfParams(JobParams):
@@ -32,9 +32,14 @@ class TsCtfParams(JobParams):
         "auto", description="Defocus handedness: auto (ts_defocus_hand --set_auto), flip, noflip."
     )
     window: int = Field(512, ge=64, le=4096, description="Window size, px.")
-    range_low: float = Field(30, gt=0, description="Low resolution limit, A.")
-    range_high: float = Field(6.0, gt=0, description="High resolution limit, A.")
-    defocus_min: float = Field(1.1, ge=0, description="Minimum defocus, um.")
-    defocus_max: float = Field(8.0, gt=0, description="Maximum defocus, um.")
+    range_low: float = Field(30, gt=0, le=1000, description="Low resolution limit, A.")
+    range_high: float = Field(6.0, gt=0, le=1000, description="High resolution limit, A.")
+    defocus_min: float = Field(1.1, ge=0, le=100, description="Minimum defocus, um.")
+    defocus_max: float = Field(8.0, gt=0, le=100, description="Maximum defocus, um.")
     fit_phase: bool = Field(False, description="Fit phase shift (phase plate).")
     perdevice: int = Field(1, ge=1, le=16, description="Processes per GPU.")
+
+    _ordered = ordered(
+        ("range_low", "range_high", "resolution limits"),
+        ("defocus_max", "defocus_min", "defocus limits"),
+    )

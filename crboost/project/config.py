@@ -19,6 +19,8 @@ from pydantic import (
     field_validator,
 )
 
+from ..acquisition.names import star_problem
+from ..acquisition.sanity import DOSE_PER_TILT, PIXEL_SIZE, TILT_AXIS, VOLTAGE
 from ..errors import ConfigError
 from .validation import format_validation_error
 
@@ -29,7 +31,8 @@ _ALIAS_FORBIDDEN = re.compile(r'[*?()/"\\|#<>&%{}$\s]')
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # NaN and infinity are never a value (they would reach STAR files and tools)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class DataConfig(_Strict):
@@ -39,7 +42,9 @@ class DataConfig(_Strict):
     mdocs: str = Field(description="Glob of the tilt-series .mdoc files.")
     gain_reference: str | None = Field(None, description="Gain reference file, if any.")
     tilt_series_prefix: str = Field(
-        "", description="Prefix added to every tilt-series name (to merge sessions)."
+        "",
+        pattern=r"^([A-Za-z0-9][A-Za-z0-9_+-]*)?$",
+        description="Prefix added to every tilt-series name (to merge sessions).",
     )
     min_tilts: int = Field(4, ge=1, description="Tilt series with fewer tilts are skipped.")
     skip_incomplete_mdocs: bool = Field(
@@ -49,21 +54,23 @@ class DataConfig(_Strict):
 
 
 class MicroscopeConfig(_Strict):
-    pixel_size: float = Field(gt=0, le=50, description="Pixel size of the movies, A/px.")
-    voltage: float = Field(300.0, gt=0, le=1000, description="Acceleration voltage, kV.")
+    pixel_size: float = Field(**PIXEL_SIZE.bounds(), description="Pixel size of the movies, A/px.")
+    voltage: float = Field(300.0, **VOLTAGE.bounds(), description="Acceleration voltage, kV.")
     cs: float = Field(2.7, ge=0, le=20, description="Spherical aberration, mm.")
     amplitude_contrast: float = Field(0.1, ge=0, le=1, description="Amplitude contrast fraction.")
 
 
 class AcquisitionConfig(_Strict):
-    dose_per_tilt: float = Field(gt=0, le=100, description="Electron dose per tilt image, e/A^2.")
+    dose_per_tilt: float = Field(
+        **DOSE_PER_TILT.bounds(), description="Electron dose per tilt image, e/A^2."
+    )
     dose_source: Literal["mdoc", "config"] = Field(
         "mdoc",
         description="mdoc: per-tilt doses from the mdocs (dose_per_tilt where a tilt has none); "
         "config: dose_per_tilt for every tilt.",
     )
     tilt_axis: float = Field(
-        ge=-360, le=360, description="Tilt-axis angle, degrees, SerialEM/RELION convention."
+        **TILT_AXIS.bounds(), description="Tilt-axis angle, degrees, SerialEM/RELION convention."
     )
     detector_size: tuple[int, int] = Field(
         (4096, 4096), description="Movie frame size in pixels, [x, y]."
@@ -194,6 +201,9 @@ class JobEntry(_Strict):
         bad = sorted(set(_ALIAS_FORBIDDEN.findall(name)))
         if bad:
             raise ValueError(f"must not contain {' '.join(repr(c) for c in bad)}")
+        problem = star_problem(name, numbers=False)
+        if problem:  # it becomes the alias External/<name>/ in default_pipeline.star
+            raise ValueError(f"{problem}: not allowed in a job name (a RELION alias)")
         return name
 
 

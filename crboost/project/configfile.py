@@ -107,7 +107,7 @@ def key_reference() -> str:
                 if sub.is_required()
                 else f"`{_flow(sub.get_default(call_default_factory=True))}`"
             )
-            rows.append(f"| `{section}.{key}` | {default} | {sub.description or ''} |")
+            rows.append(f"| `{section}.{key}` | {default} | {_meaning(sub)} |")
     rows.append("")
     rows.append("Job parameters (`pipeline[].params`), per job type:")
     rows.append("")
@@ -121,11 +121,24 @@ def key_reference() -> str:
                 if sub.is_required()
                 else f"`{_flow(sub.get_default(call_default_factory=True))}`"
             )
-            rows.append(f"| {type_name} | `{key}` | {default} | {sub.description or ''} |")
+            rows.append(f"| {type_name} | `{key}` | {default} | {_meaning(sub)} |")
         synced = ", ".join(f"`{k}` ← `{v}`" for k, v in cls.synced.items())
         if synced:
             rows.append(f"| {type_name} | (from the globals) | | {synced} |")
     return "\n".join(rows) + "\n"
+
+
+def _meaning(field) -> str:
+    """The description, with the allowed range of a number."""
+    words = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+    limits = [
+        f"{words[name]} {getattr(item, name):g}"
+        for item in field.metadata
+        for name in words
+        if getattr(item, name, None) is not None
+    ]
+    text = field.description or ""
+    return f"{text} Allowed: {' and '.join(limits)}." if limits else text
 
 
 #: The values of the template config/config.yaml: a typical EER dataset.

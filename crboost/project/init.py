@@ -15,6 +15,7 @@ import yaml
 
 from ..acquisition.inference import Inferred, infer
 from ..acquisition.manifest import Manifest, load_manifest
+from ..acquisition.sanity import DOSE_PER_TILT, checked
 from ..errors import ConfigError
 from ..jobs import DEFAULT_PIPELINE, PARTICLE_PIPELINE
 from ..relion.pipeline import PIPELINE_FILE, Pipeline, read_pipeline
@@ -132,6 +133,8 @@ def init_project(
         reasons = "; ".join(f"{k}: {v}" for k, v in manifest.skipped.items())
         raise ConfigError(f"data.mdocs = {data_cfg.mdocs!r}: no usable tilt series ({reasons})")
     dose = sets.get("acquisition.dose_per_tilt")
+    if dose is not None:
+        dose = checked(DOSE_PER_TILT, dose, "--set acquisition.dose_per_tilt")
     inferred = infer(list(manifest.parsed.values()), dose_override=dose)
 
     notes = {}

@@ -147,7 +147,10 @@ def load_project(
         data = load_config_file(config_path)
     source = config_path.name if config_path.name == CONFIG_NAME else str(config_path)
     config = parse_config(data, source, schema=schema)
-    jobs, counter = build_jobs(config, read_pipeline_index(root))
+    try:
+        jobs, counter = build_jobs(config, read_pipeline_index(root))
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
     manifest = load_manifest(root, config.data, trust_index=remote)
     return Project(root, config_path, config, jobs, manifest, counter)
 

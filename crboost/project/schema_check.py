@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,14 @@ def describe(error, data: Any = None) -> str:
         return f"{where}{missing}: required key is missing"
     value = error.instance
     shown = repr(value) if not isinstance(value, (dict, list)) else f"{type(value).__name__}"
-    return f"{key} = {shown}: {_allowed(error)}"
+    return f"{key} = {shown}: {_allowed(error)}{_meaning(error.schema)}"
+
+
+def _meaning(schema: Any) -> str:
+    """` (what the key is, with its unit)` for a number out of range."""
+    described = isinstance(schema, dict) and schema.get("type") in ("number", "integer")
+    text = schema.get("description", "") if described else ""
+    return f" ({text.rstrip('.')})" if text else ""
 
 
 def _allowed(error) -> str:
@@ -74,8 +82,19 @@ def _allowed(error) -> str:
         options = arg if isinstance(arg, list) else [arg]
         return "must be one of: " + ", ".join(str(o) for o in options)
     if v == "type":
-        return f"must be of type {arg}"
+        return f"must be of type {arg}{_number_as_text(error.instance, arg)}"
     return error.message
+
+
+def _number_as_text(value: Any, wanted: Any) -> str:
+    """YAML 1.1 reads `1e12` (no dot) as text: say how to write it as a number."""
+    if not isinstance(value, str) or "number" not in str(wanted):
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    return f" (YAML reads {value} as text; write {number!r})" if math.isfinite(number) else ""
 
 
 def _synced_key(data: Any, path: list[Any], key: str) -> str | None:

@@ -23,7 +23,33 @@ def format_validation_error(
         return f"{key}: required key is missing"
     msg = err.get("msg", "invalid")
     msg = msg.removeprefix("Value error, ")
+    if isinstance(err.get("input"), dict):  # a check across fields: its message names them
+        return f"{key}: {msg}"
+    if kind == "finite_number":
+        msg = "must be a finite number"
+    if kind in _NUMBER_ERRORS:
+        meaning = _field_description(model, loc)
+        msg += f" ({meaning.rstrip('.')})" if meaning else ""
     return f"{key} = {err.get('input')!r}: {msg}"
+
+
+#: pydantic error types of a number out of range or not finite (their messages lack the unit)
+_NUMBER_ERRORS = {
+    "finite_number", "greater_than", "greater_than_equal", "less_than", "less_than_equal",
+}  # fmt: skip
+
+
+def _field_description(model: Any, loc: list[Any]) -> str:
+    """The description (with the unit) of the field at `loc`, if the models have one."""
+    names = [part for part in loc if not isinstance(part, int)]
+    if not names:
+        return ""
+    for part in names[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is not None:  # else a key of a dict of models (resources.<name>)
+            model = _inner_model(field.annotation)
+    field = getattr(model, "model_fields", {}).get(names[-1])
+    return (field.description or "") if field is not None else ""
 
 
 def dotted_key(loc: list[Any]) -> str:

@@ -7,12 +7,12 @@ import contextlib
 import json
 import os
 import random
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import CrboostError
+from ..running import liveness
 from .pipeline import PIPELINE_FILE, Pipeline, read_pipeline, write_pipeline
 
 LOCK_DIR = ".relion_lock"
@@ -27,7 +27,8 @@ def pipeline_lock(
 
     timeout (CRBOOST_LOCK_TIMEOUT, default 120 s): how long to wait for it; report_after
     (CRBOOST_LOCK_STALE_AFTER, default 60 s): a lock older than this is called stale in the error.
-    A lock left by a process that is gone (same host, pid not running) is removed. Any other lock
+    A lock left by a process that is gone (same host: pid not running, a zombie, or reused) is
+    removed. Any other lock
     is waited for; if it is older than `report_after` seconds the error says who holds it and
     since when, and it is never broken while its owner may be alive.
     """
@@ -37,7 +38,7 @@ def pipeline_lock(
     if report_after is None:
         report_after = float(os.environ.get("CRBOOST_LOCK_STALE_AFTER", 60))
     lock = root / LOCK_DIR
-    owner = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
+    owner = {**liveness.identity(), "since": time.time()}
     deadline = time.monotonic() + timeout
     delay = 0.005
     while True:
@@ -48,10 +49,7 @@ def pipeline_lock(
             pass
         holder = _lock_holder(lock)
         if holder and _owner_is_dead(holder):
-            with contextlib.suppress(OSError):
-                (lock / LOCK_FILE).unlink()
-            with contextlib.suppress(OSError):
-                lock.rmdir()
+            _break_dead_lock(lock, holder)
             continue
         if time.monotonic() > deadline:
             raise CrboostError(_lock_message(root, holder, report_after))
@@ -98,16 +96,31 @@ def _lock_holder(lock: Path) -> dict | None:
         return None
 
 
-def _owner_is_dead(holder: dict) -> bool:
-    if holder.get("host") != socket.gethostname() or not holder.get("pid"):
-        return False
+def _break_dead_lock(lock: Path, holder: dict) -> None:
+    """Remove the lock of a dead holder, and only that: between reading the owner file and now
+    the holder may have released it and another process taken it (then it is left alone)."""
+    grave = lock / f"{LOCK_FILE}.dead{os.getpid()}"
     try:
-        os.kill(int(holder["pid"]), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, ValueError):
-        return False
-    return False
+        os.rename(lock / LOCK_FILE, grave)  # atomic: of concurrent breakers one gets it
+    except OSError:
+        return
+    try:
+        same = json.loads(grave.read_text()) == holder
+    except (OSError, ValueError):
+        same = False
+    if not same:  # a live holder's lock: give its owner file back
+        with contextlib.suppress(OSError):
+            os.rename(grave, lock / LOCK_FILE)
+        return
+    with contextlib.suppress(OSError):
+        grave.unlink()
+    with contextlib.suppress(OSError):
+        lock.rmdir()
+
+
+def _owner_is_dead(holder: dict) -> bool:
+    """Only a holder on this machine can be known dead (gone, a zombie, its pid reused)."""
+    return bool(holder.get("pid")) and liveness.check(holder).alive is False
 
 
 def _lock_message(root: Path, holder: dict | None, report_after: float) -> str:

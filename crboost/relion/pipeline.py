@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import CrboostError
+from .roundtrip import check_reads_back, refuse_changed_quotes, risky_values
 from .star import atomic_write, relion_block
 
 if TYPE_CHECKING:
@@ -202,13 +203,16 @@ def read_pipeline(path: str | Path) -> Pipeline:
     if not path.exists():
         return Pipeline.empty()
     try:
+        raw = path.read_text()
         version_line = next(
-            (ln.strip() for ln in path.read_text().splitlines() if ln.startswith("# version")),
+            (ln.strip() for ln in raw.splitlines() if ln.startswith("# version")),
             "# version 50001",
         )
         data = starfile.read(path, always_dict=True, parse_as_string=_ALL_COLUMNS)
     except Exception as e:  # starfile raises many kinds on malformed input
         raise CrboostError(f"{path}: cannot read RELION pipeline: {e}") from None
+    if "'" in raw:
+        refuse_changed_quotes(path, raw, data)
     general = data.get("pipeline_general", {})
     counter = general.get("rlnPipeLineJobCounter", 1) if isinstance(general, dict) else 1
     tables = {}
@@ -223,9 +227,14 @@ def read_pipeline(path: str | Path) -> Pipeline:
 
 
 def write_pipeline(root: str | Path, pipeline: Pipeline) -> None:
-    """Write atomically and tell the RELION GUI to re-read. Call with the lock held."""
+    """Write atomically and tell the RELION GUI to re-read. Call with the lock held. A file
+    that would not read back as this pipeline (a value STAR readers change) is not written."""
     root = Path(root)
-    atomic_write(root / PIPELINE_FILE, pipeline.to_text())
+    text = pipeline.to_text()
+    if risky_values(pipeline.tables):
+        check_reads_back(root / PIPELINE_FILE, text, pipeline.tables,
+                         lambda path: read_pipeline(path).tables)  # fmt: skip
+    atomic_write(root / PIPELINE_FILE, text)
     _write_index_cache(root, PipelineIndex(pipeline.counter, pipeline.process_list()))
     (root / CHANGED_FLAG).touch()
 

@@ -12,9 +12,12 @@ Two layouts:
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ..errors import CrboostError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,12 +34,75 @@ STARFILE_HEADER = "# Created by crboost with the starfile Python package"
 
 
 def write_star(path: str | Path, blocks: dict[str, pd.DataFrame | dict[str, Any]]) -> None:
-    """Write data blocks the way RELION 5's Python tomography programs do (via `starfile`)."""
+    """Write data blocks the way RELION 5's Python tomography programs do (via `starfile`).
+    A missing value (NaN, NA, None, infinity, an empty string) is never written: StarError."""
     from starfile.writer import StarWriter
 
+    for name, table in blocks.items():
+        check_values(path, name, table)
     writer = StarWriter(blocks, float_format="%.6f", separator="\t")
     text = "\n".join([STARFILE_HEADER, "", "", *writer.data_block_generator()]) + "\n"
     atomic_write(path, text)
+
+
+class StarError(CrboostError):
+    """A STAR file would get a value no reader can take; nothing was written."""
+
+
+def check_values(path: str | Path, block: str, table: pd.DataFrame | dict[str, Any]) -> None:
+    """StarError naming file, block, column and row of the first missing or non-finite value."""
+    import pandas as pd
+
+    if isinstance(table, dict):
+        rows = [(label, None, value) for label, value in table.items()]
+    else:
+        rows = []
+        for column in table.columns:
+            values = table[column]
+            if pd.api.types.is_bool_dtype(values):
+                continue
+            numeric = pd.api.types.is_numeric_dtype(values)
+            bad = ~np_isfinite(values) if numeric else values.map(_missing)
+            if bad.any():
+                row = int(bad.to_numpy().nonzero()[0][0])
+                rows.append((column, row, values.iloc[row]))
+    for label, row, value in rows:
+        if row is not None or _missing(value):
+            where = f" row {row + 1}" if row is not None else ""
+            raise StarError(
+                f"{path}: data_{block} {label}{where} would be {value!r}, not a value; "
+                "nothing written"
+            )
+
+
+def np_isfinite(values: pd.Series) -> pd.Series:
+    import numpy as np
+    import pandas as pd
+
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    return pd.Series(np.isfinite(numbers.to_numpy()), index=values.index)
+
+
+#: strings that starfile reads back as NaN
+_NAN_TEXTS = {"nan", "<na>"}
+
+
+def _missing(value: Any, empty_ok: bool = False) -> bool:
+    """NaN, NA, None, infinity or an empty string: what a STAR reader cannot take back."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return (not value.strip() and not empty_ok) or value.strip().lower() in _NAN_TEXTS
+    if isinstance(value, bool):
+        return False
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return True
+    except (TypeError, ValueError):
+        return False
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def relion_block(name: str, table: pd.DataFrame | dict[str, Any]) -> str:
@@ -44,6 +110,7 @@ def relion_block(name: str, table: pd.DataFrame | dict[str, Any]) -> str:
     import pandas as pd
 
     head = f"\n{RELION_VERSION_LINE}\n\ndata_{name}\n\n"
+    _check_relion_values(name, table)
     if isinstance(table, dict):
         width = max((len(label) for label in table), default=0) + 11
         body = [
@@ -60,6 +127,16 @@ def relion_block(name: str, table: pd.DataFrame | dict[str, Any]) -> str:
         for row in table.itertuples(index=False):
             body.append("".join(_pad(v, w) + " " for v, w in zip(row, widths, strict=True)))
     return head + "\n".join(body) + "\n \n"
+
+
+def _check_relion_values(name: str, table: pd.DataFrame | dict[str, Any]) -> None:
+    """RELION's layout writes empty strings as "" (RELION does); anything else missing stops."""
+    items = table.items() if isinstance(table, dict) else table.to_dict("list").items()
+    for label, values in items:
+        for row, value in enumerate(values if isinstance(values, list) else [values]):
+            if _missing(value, empty_ok=True):
+                where = f" row {row + 1}" if isinstance(values, list) else ""
+                raise StarError(f"data_{name} {label}{where} would be {value!r}, not a value")
 
 
 def relion_text(blocks: dict[str, pd.DataFrame | dict[str, Any]]) -> str:

@@ -7,7 +7,8 @@
 - the pipeline's jobs are registered in default_pipeline.star (processes, nodes, edges), with
   their alias links, `.gui_projectdir` and `.Nodes/`, so the project opens in the RELION GUI;
 - the jobs this run will execute lose their stale RELION_JOB_EXIT_FAILURE and become Scheduled;
-- the run records itself in .crboost/run.json (for liveness checks).
+- the run records itself in .crboost/run.json (for liveness checks) and keeps it fresh
+  (its heartbeat, for checks from other hosts).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ GUI_FLAG = ".gui_projectdir"
 
 def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
     from .jobpreflight import check_planned_jobs
-    from .runstate import clear_failure, reconcile, record_run
+    from .liveness import Heartbeat
+    from .runstate import RUN_FILE, clear_failure, reconcile, record_run
 
     save_manifest(project)
     check_planned_jobs(project, planned_dirs)  # before any tool of the run starts
@@ -41,15 +43,42 @@ def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
             for job in planned:
                 pipeline.set_status(job.relion_name, "Scheduled")
     record_run(project.root)
+    Heartbeat(project.root / RUN_FILE, os.getpid()).start()  # a daemon thread: ends with the run
 
 
 def save_manifest(project: Project) -> None:
-    """Write the refreshed manifest; links of movies that moved follow them."""
+    """Write the refreshed manifest; links of movies that moved follow them; tilt series skipped
+    since the import job last ran are added to its run.out."""
     if project.manifest.changed:
         from ..acquisition.frames import relink_moved_movies
 
         relink_moved_movies(project.root, project.manifest.records.values())
         project.manifest.write(project.root)
+    note_skipped(project)
+
+
+def note_skipped(project: Project) -> list[str]:
+    """The import job's run.out lists every skipped tilt series (its gather writes them). One
+    skipped later (an mdoc added without its movies) changes no tilt series, so nothing re-runs:
+    its line is appended here, so that run.out never says less than the data."""
+    import time
+
+    job = project.of_type("importmovies")[0]
+    log = project.root / job.dir / "run.out"
+    try:
+        known = set(log.read_text().splitlines())
+    except OSError:
+        return []  # the import job has not run: its gather will list them
+    new = [
+        f"skipped {name}: {why}"
+        for name, why in sorted(project.manifest.skipped.items())
+        if f"skipped {name}: {why}" not in known
+    ]
+    if new:
+        with open(log, "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} found at the start of a run:\n")
+            f.write("".join(line + "\n" for line in new))
+    return new
 
 
 def on_finish(project: Project, log: str | list[str] | None = None) -> None:

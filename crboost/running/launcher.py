@@ -20,7 +20,8 @@ from ..errors import CrboostError
 from ..project.config import CONFIG_NAME
 from ..project.load import Project, load_project
 from .hooks import save_manifest
-from .runstate import last_run, record_run, run_is_alive
+from .liveness import STALE_AFTER, Heartbeat
+from .runstate import RUN_FILE, describe_run, record_run, run_liveness
 
 DRY_RUN_FLAGS = ("-n", "--dry-run", "--dryrun")
 #: what identifies a process working for a crboost project (the cwd tells which project)
@@ -51,6 +52,8 @@ def run_project(
     base = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile()),
             "--configfile", str(config.resolve())]  # fmt: skip
     dry = any(a in DRY_RUN_FLAGS for a in snakemake_args)
+    print_skipped(project)
+    check_tools(project, dry)
     if dry:
         print_param_changes(project)
     else:
@@ -59,9 +62,17 @@ def run_project(
     cmd = [*base, "--profile", str(profile_path), *run_options(project, profile_path),
            *snakemake_args]  # fmt: skip
     # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project
-    proc = subprocess.Popen(cmd, cwd=project_dir)
+    # (arguments given after --: Snakemake's usage text on a wrong one is cut to its error line)
+    stderr = subprocess.PIPE if snakemake_args else None
+    proc = subprocess.Popen(cmd, cwd=project_dir, stderr=stderr, text=True)
+    usage_error: list[str] = []  # filled by the relay when Snakemake refuses its arguments
+    relay = _start_relay(proc.stderr, usage_error) if stderr else None
+    heartbeat = None
     if not dry:
         record_run(project.root, pid=proc.pid)
+        # the run's sign of life for other hosts, from the start (snakemake beats too, once its
+        # onstart ran: that can be minutes later for a large project)
+        heartbeat = Heartbeat(project.root / RUN_FILE, proc.pid).start()
     reporter = Progress(project) if progress and not dry else None
     if reporter:
         reporter.start()
@@ -71,8 +82,42 @@ def run_project(
         proc.send_signal(signal.SIGINT)
         return proc.wait()
     finally:
+        if relay:
+            relay.join(timeout=10)
+        if heartbeat:
+            heartbeat.stop()
         if reporter:
-            reporter.stop()
+            reporter.stop(report=not usage_error)
+
+
+def _start_relay(stream, usage_error: list[str]) -> threading.Thread:
+    thread = threading.Thread(
+        target=relay_stderr, args=(stream, sys.stderr, usage_error), daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def relay_stderr(stream, out, usage_error: list[str]) -> None:
+    """Copy Snakemake's stderr; if it starts with argparse's usage text (a wrong argument after
+    --), print only Snakemake's error line (and note it in usage_error)."""
+    first = stream.readline()
+    if first.startswith("usage:"):
+        text = first + stream.read()
+        error = next((ln for ln in text.splitlines() if ": error: " in ln), None)
+        if error is None:
+            out.write(text)
+        else:
+            usage_error.append(error)
+            out.write(f"crboost: snakemake: {error.split(': error: ', 1)[1]} (the arguments "
+                      "after -- go to snakemake; see snakemake --help)\n")  # fmt: skip
+        out.flush()
+        return
+    out.write(first)
+    out.flush()
+    for line in iter(stream.readline, ""):  # line by line, as it comes
+        out.write(line)
+        out.flush()
 
 
 def run_options(project: Project, profile_path: Path) -> list[str]:
@@ -105,6 +150,28 @@ def run_options(project: Project, profile_path: Path) -> list[str]:
     return options
 
 
+def check_tools(project: Project, dry: bool) -> None:
+    """Tools the remaining work needs, found before anything starts (a dry run only warns)."""
+    from .preflight import missing_tools
+
+    problems = missing_tools(project)
+    if problems and not dry:
+        raise CrboostError("; ".join(problems))
+    for problem in problems:
+        print(f"crboost: warning: {problem}", file=sys.stderr)
+
+
+def print_skipped(project: Project) -> None:
+    """What the data has that is not imported, and why (also in the import job's run.out and
+    in `crboost status`); new tilt series whose names had to be made safe."""
+    from .status import skipped_lines
+
+    for line in skipped_lines(project.manifest.skipped):
+        print(f"crboost: {line}", file=sys.stderr)
+    for message in project.manifest.renamed():
+        print(f"crboost: {message}", file=sys.stderr)
+
+
 def print_param_changes(project: Project) -> None:
     from .status import project_status
 
@@ -117,19 +184,26 @@ def print_param_changes(project: Project) -> None:
 def take_over(project: Project, snakemake_base: list[str], orphans: str) -> None:
     """Refuse if another run is alive; otherwise clean up after a dead one."""
     root = project.root
-    previous = last_run(root)
-    if run_is_alive(previous) and previous.get("pid") != os.getpid():
+    previous, verdict = run_liveness(root)
+    if previous and verdict.alive and verdict.local:
         raise CrboostError(
-            f"another run of this project is alive: host {previous['host']} pid {previous['pid']} "
-            f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(previous['started']))}; "
-            "wait for it or stop it"
+            f"another run of this project is alive: {describe_run(previous)} ({verdict.why}); "
+            f"wait for it or stop it (kill {previous.get('pid')})"
+        )
+    if previous and verdict.alive:
+        raise CrboostError(
+            f"another run of this project may be alive: {describe_run(previous)} ({verdict.why}); "
+            "crboost cannot see processes on another host and counts that run as gone once "
+            f"its heartbeat ({RUN_FILE}) is {STALE_AFTER:.0f} s old: stop it there, or wait"
         )
     handle_leftover_tasks(project, orphans)
     settle_finished_tasks(project)
     locks = root / ".snakemake" / "locks"
     if locks.is_dir() and any(locks.iterdir()):
         who = f"host {previous['host']} pid {previous['pid']}" if previous else "an earlier run"
-        print(f"crboost: clearing the Snakemake lock left by {who}, which is gone", file=sys.stderr)
+        why = f" ({verdict.why})" if previous else ""
+        print(f"crboost: clearing the Snakemake lock left by {who}, which is gone{why}",
+              file=sys.stderr)  # fmt: skip
         subprocess.run([*snakemake_base, "--unlock"], cwd=root, capture_output=True, check=False)
 
 
@@ -250,10 +324,11 @@ class Progress:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, report: bool = True) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
-        self._report()
+        if report:
+            self._report()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

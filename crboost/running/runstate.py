@@ -1,9 +1,10 @@
 """Which run of a project is alive, and making default_pipeline.star agree with the files.
 
-A run records itself in `.crboost/run.json` (host, pid, start time) when it starts. A job whose
-process says Running but that has no RELION_JOB_EXIT_SUCCESS, while no run of the project is
-alive, was killed (by SLURM, the OS or the user): it becomes Failed, with the reason in its
-RELION_JOB_EXIT_FAILURE. This happens when the next run starts and in `crboost status`.
+A run records itself in `.crboost/run.json` (host, pid and what makes the pid unique, start
+time; its mtime is the run's heartbeat) when it starts; `liveness.py` decides whether that run is
+still alive. A job whose process says Running but that has no RELION_JOB_EXIT_SUCCESS, while no
+run of the project is alive, was killed (by SLURM, the OS or the user): it becomes Failed, with
+the reason in its RELION_JOB_EXIT_FAILURE. This happens when the next run starts and in `crboost status`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import time
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from ..acquisition.manifest import STATE_DIR
 from ..project.load import Job, Project
 from ..relion.lock import updating_pipeline
 from ..relion.pipeline import PIPELINE_FILE, read_pipeline_index
+from . import liveness
 
 RUN_FILE = f"{STATE_DIR}/run.json"
 KILLED_REASON = "interrupted: no RELION_JOB_EXIT_SUCCESS and no live run of the project (killed?)"
@@ -29,51 +30,40 @@ def record_run(root: Path, pid: int | None = None) -> dict:
     previous = last_run(root)
     pid = pid or os.getpid()
     started = time.time()
-    if previous and previous.get("pid") == pid and previous.get("host") == socket.gethostname():
+    if previous and previous.get("pid") == pid and liveness.is_local(previous):
         started = previous.get("started", started)  # the launcher recorded it already
-    record = {"host": socket.gethostname(), "pid": pid, "started": started}
+    record = {**liveness.identity(pid), "started": started}
     path = root / RUN_FILE
     path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(record) + "\n")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(record) + "\n")
+    os.replace(tmp, path)
     return record
 
 
 def last_run(root: Path) -> dict | None:
     try:
-        return json.loads((root / RUN_FILE).read_text())
+        record = json.loads((root / RUN_FILE).read_text())
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
 
 
-def run_is_alive(record: dict | None) -> bool:
-    """True if the recorded run's process still exists (on this host; another host: assume so
-    only while its record is fresh, since its pid cannot be checked from here)."""
-    if not record:
-        return False
-    if record.get("host") != socket.gethostname():
-        return time.time() - record.get("started", 0) < 24 * 3600
-    try:
-        os.kill(int(record["pid"]), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError, KeyError):
-        return True
-    return _same_process(int(record["pid"]), record.get("started", 0))
+def run_liveness(root: Path) -> tuple[dict | None, liveness.Verdict]:
+    """The project's last recorded run and whether it is alive (see running/liveness.py)."""
+    record = last_run(root)
+    if record is None:
+        return None, liveness.Verdict(False, "no run recorded", True)
+    return record, liveness.check(record, heartbeat_file=root / RUN_FILE)
 
 
-def _same_process(pid: int, started: float) -> bool:
-    """A reused pid belongs to a process started after the recorded run."""
-    try:
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime")
-        )
-        process_start = boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return True
-    return process_start <= started + 5
+def run_is_alive(root: Path) -> bool:
+    return bool(run_liveness(root)[1].alive)
+
+
+def describe_run(record: dict) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.get("started", 0)))
+    return f"host {record.get('host')} pid {record.get('pid')} started {when}"
 
 
 def reconcile(project: Project, alive: bool | None = None, run_ended: bool = False) -> list[str]:
@@ -86,7 +76,7 @@ def reconcile(project: Project, alive: bool | None = None, run_ended: bool = Fal
     if not (root / PIPELINE_FILE).exists():
         return []
     if alive is None:
-        alive = run_is_alive(last_run(root))
+        alive = run_is_alive(root)
     changes = []
     current = {p.name: p for p in read_pipeline_index(root).process_list()}
     wanted: dict[str, tuple[Job, str]] = {}

@@ -36,10 +36,10 @@ class JobStatus:
 
 def project_status(project: Project, reconcile_statuses: bool = True) -> list[JobStatus]:
     from .jobsetup import job_spec
-    from .runstate import last_run, reconcile, run_is_alive
+    from .runstate import reconcile, run_is_alive
 
     root = project.root
-    alive = run_is_alive(last_run(root))
+    alive = run_is_alive(root)
     if reconcile_statuses:
         reconcile(project, alive=alive)
     processes = {}
@@ -169,14 +169,34 @@ def summary_line(jobs: list[JobStatus]) -> str:
     return text + (f"; {changed} with changed params (will re-run)" if changed else "")
 
 
-def as_json(jobs: list[JobStatus]) -> dict[str, Any]:
+#: Reasons of files that were never tilt series (per-movie FrameSet mdocs can be hundreds).
+_NOT_TILT_SERIES = ("not a tilt series",)
+
+
+def skipped_lines(skipped: dict[str, str], indent: str = "") -> list[str]:
+    """One line per skipped tilt series with its reason; files that are not tilt series at
+    all are named on one line when there are many."""
+    other = {k: v for k, v in skipped.items() if not v.endswith(_NOT_TILT_SERIES)}
+    not_ts = sorted(set(skipped) - set(other))
+    lines = [f"{indent}skipped {name}: {why}" for name, why in sorted(other.items())]
+    if len(not_ts) > 3:
+        shown = ", ".join(not_ts[:5]) + (", ..." if len(not_ts) > 5 else "")
+        lines.append(f"{indent}skipped {len(not_ts)} files that are not tilt series "
+                     f"(per-movie, montage or override mdocs): {shown}")  # fmt: skip
+    else:
+        lines += [f"{indent}skipped {name}: {skipped[name]}" for name in not_ts]
+    return lines
+
+
+def as_json(jobs: list[JobStatus], skipped: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "jobs": [{k: v for k, v in asdict(j).items() if k != "changes"} for j in jobs],
+        "skipped": dict(sorted((skipped or {}).items())),
         "summary": summary_line(jobs),
     }
 
 
-def format_table(jobs: list[JobStatus]) -> str:
+def format_table(jobs: list[JobStatus], skipped: dict[str, str] | None = None) -> str:
     wj = max([14, *(len(j.job) for j in jobs)])
     wt = max([14, *(len(j.type) for j in jobs)])
     rows = [f"{'job':<{wj}} {'type':<{wt}} {'dir':<17} {'status':<10} {'tilt series':>12}  params"]
@@ -193,5 +213,6 @@ def format_table(jobs: list[JobStatus]) -> str:
             rows.append(f"{'':<14}   changed {change}")
         if j.error:
             rows.append(f"{'':<14}   error: {j.error}")
+    rows += skipped_lines(skipped or {})
     rows.append(summary_line(jobs))
     return "\n".join(rows)

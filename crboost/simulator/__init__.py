@@ -18,4 +18,7 @@ Fault injection, for tests:
       crboost's tool runner sets); "<job type>:*" fails every call of the job type;
   CRBOOST_SIM_DELAY=<seconds>  added run time per tilt series and job (one tool call of the
       job's main step; "<job type>:<seconds>[,...]" for some job types only).
+  CRBOOST_SIM_LEDGER=<file>  every simulated program call appends a JSON line when it starts and
+      when it ends (program, verb, job type, item, cwd, pid, time, exit status): a record of the
+      work done, for tests that check no finished work is done twice (crash recovery).
 """

@@ -7,6 +7,7 @@ relion_tomo_reconstruct_particle (see each module). See the package docstring.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from . import cryocare, pytom, pytom_extract, relion, warp_alignment, warp_frames, warp_tiltseries
@@ -53,14 +54,39 @@ def main(argv: list[str]) -> int:
     if handler is None:
         print(f"simulator: unknown program {program!r}", file=sys.stderr)
         return 2
+    ledger(program, args, "start")
+    status = 1
     try:
-        return handler(args) or 0
+        status = handler(args) or 0
     except UsageError as e:
         print(f"{program} (SIMULATED): ERROR(S): {e}", file=sys.stderr)
-        return 2
+        status = 2
     except Failure as e:
         print(f"{program} (SIMULATED): {e}", file=sys.stderr)
-        return 1
+        status = 1
+    finally:
+        ledger(program, args, "end", status)
+    return status
+
+
+def ledger(program: str, args: list[str], event: str, status: int | None = None) -> None:
+    """CRBOOST_SIM_LEDGER: one JSON line per call start and end (see the package docstring)."""
+    path = os.environ.get("CRBOOST_SIM_LEDGER")
+    if not path:
+        return
+    import json
+    import time
+
+    entry = {
+        "event": event, "program": program, "verb": args[0] if args else "",
+        "job": os.environ.get("CRBOOST_SIM_JOB", ""), "item": os.environ.get("CRBOOST_SIM_ITEM", ""),
+        "cwd": os.getcwd(), "pid": os.getpid(), "time": time.time(), "exit": status,
+    }  # fmt: skip
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(entry) + "\n").encode())  # one write: lines never interleave
+    finally:
+        os.close(fd)
 
 
 # --- WarpTools ---------------------------------------------------------------------------------

@@ -1,0 +1,519 @@
+"""Malformed input, table-driven: mdoc values, configs, command-line arguments and names.
+
+Each case must end in ONE line on stderr naming the file or key and the problem (no
+traceback), exit status 1 (2 for command-line usage), and nothing written: `init` creates no
+project, `run` changes no file of the project. Odd but possible values are warnings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import copy_project, run_cli
+
+from crboost.acquisition.names import star_problem
+from crboost.cli import DEMO_SETTINGS, main
+from crboost.demo import write_demo_data
+from crboost.project.init import init_project
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory) -> Path:
+    """One small demo tilt series (5 tilts): raw/frames/*.mrc and raw/mdoc/TS_01.mrc.mdoc."""
+    return write_demo_data(tmp_path_factory.mktemp("raw"), 1, max_angle=6)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, raw) -> Path:
+    """An initialised project (not run) on its own copy of the data."""
+    root = tmp_path_factory.mktemp("proj") / "p"
+    shutil.copytree(raw, root / "raw")
+    init_project(root, movies=str(root / "raw/frames/*.mrc"),
+                 mdocs=str(root / "raw/mdoc/*.mdoc"), sets=DEMO_SETTINGS)  # fmt: skip
+    return root
+
+
+def set_key(text: str, key: str, value: str, first_only: bool = False) -> str:
+    """Every `key = ...` line (or only the first one inside a section) set to `value`."""
+    lines, done, in_sections = text.splitlines(), False, False
+    for i, line in enumerate(lines):
+        in_sections = in_sections or line.startswith("[ZValue")
+        if line.split("=")[0].strip() == key and not (first_only and (done or not in_sections)):
+            lines[i] = f"{key} = {value}"
+            done = True
+    return "\n".join(lines) + "\n"
+
+
+def cli(capsys, *args: str) -> tuple[int, str]:
+    """crboost in this process (as fast as a function call); (exit status, stderr)."""
+    try:
+        status = main(list(args))
+    except SystemExit as e:  # argparse
+        status = e.code
+    return status, capsys.readouterr().err
+
+
+def one_line(err: str) -> str:
+    assert "Traceback" not in err, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, f"expected one line, got:\n{err}"
+    return lines[0]
+
+
+def tree(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.lstat().st_mtime_ns for p in root.rglob("*")}
+
+
+# --- mdoc values ---------------------------------------------------------------------------
+
+NOT_A_DOSE = "a dose per tilt must be > 0 and <= 100 e/A^2"
+MDOC_CASES = {
+    "dose negative": (lambda t: set_key(t, "ExposureDose", "-3"), ["ExposureDose = -3", NOT_A_DOSE]),
+    "dose infinite": (lambda t: set_key(t, "ExposureDose", "inf"), ["ExposureDose = inf", "finite"]),
+    "dose absurd": (lambda t: set_key(t, "ExposureDose", "1e9"), ["ExposureDose = 1e+09", NOT_A_DOSE]),
+    "frame doses negative": (
+        lambda t: set_key(set_key(t, "ExposureDose", "0"), "FrameDosesAndNumber", "-0.75 4"),
+        ["FrameDosesAndNumber = -0.75 4, in total = -3", NOT_A_DOSE],
+    ),
+    "dose rate absurd": (
+        lambda t: set_key(set_key(set_key(t, "ExposureDose", "0"), "FrameDosesAndNumber", "0 4"),
+                          "DoseRate", "1e5"),  # fmt: skip
+        ["DoseRate*ExposureTime/pixel size^2", NOT_A_DOSE],
+    ),
+    "dose rate negative": (
+        lambda t: set_key(set_key(set_key(t, "ExposureDose", "0"), "FrameDosesAndNumber", "0 4"),
+                          "DoseRate", "-5"),  # fmt: skip
+        ["DoseRate = -5", "a dose rate must be >= 0"],
+    ),
+    "exposure time negative": (
+        lambda t: set_key(set_key(set_key(t, "ExposureDose", "0"), "FrameDosesAndNumber", "0 4"),
+                          "ExposureTime", "-1.2"),  # fmt: skip
+        ["ExposureTime = -1.2", "an exposure time must be > 0"],
+    ),
+    "no dose at all (NaN, as Tomo5 writes)": (
+        lambda t: set_key(set_key(set_key(t, "ExposureDose", "NaN"), "DoseRate", "NaN"),
+                          "FrameDosesAndNumber", "NaN -1"),  # fmt: skip
+        ["acquisition.dose_per_tilt: not found in the mdocs", "--set acquisition.dose_per_tilt"],
+    ),
+    "pixel size zero": (lambda t: set_key(t, "PixelSpacing", "0"), ["PixelSpacing = 0", "a pixel size must be > 0 and <= 50 A/px"]),
+    "pixel size negative": (lambda t: set_key(t, "PixelSpacing", "-1.35"), ["PixelSpacing = -1.35", "A/px"]),
+    "pixel size absurd": (lambda t: set_key(t, "PixelSpacing", "1e12"), ["PixelSpacing = 1e+12", "<= 50 A/px"]),
+    "pixel size in one section": (
+        lambda t: set_key(t, "PixelSpacing", "270", first_only=True),
+        ["[ZValue = 0] PixelSpacing = 270", "<= 50 A/px"],
+    ),
+    "pixel size unknown": (lambda t: set_key(t, "PixelSpacing", "NaN"), ["microscope.pixel_size: not found in the mdocs"]),
+    "voltage negative": (lambda t: set_key(t, "Voltage", "-300"), ["Voltage = -300", "an acceleration voltage must be > 0 and <= 1000 kV"]),
+    "voltage absurd": (lambda t: set_key(t, "Voltage", "3e5"), ["Voltage = 300000", "kV"]),
+    "voltage infinite": (lambda t: set_key(t, "Voltage", "inf"), ["Voltage = inf", "finite"]),
+    "binning zero": (lambda t: set_key(t, "Binning", "0"), ["Binning = 0", "a camera binning must be > 0"]),
+    "tilt angle 720.5": (
+        lambda t: set_key(t, "TiltAngle", "720.5", first_only=True),
+        ["[ZValue = 0] TiltAngle = 720.5", "a tilt angle must be >= -90 and <= 90 degrees"],
+    ),
+    "tilt angle NaN": (lambda t: set_key(t, "TiltAngle", "NaN", first_only=True), ["TiltAngle = nan", "finite"]),
+    "tilt angle infinite": (lambda t: set_key(t, "TiltAngle", "-inf", first_only=True), ["TiltAngle = -inf", "finite"]),
+    "tilt axis absurd": (
+        lambda t: t.replace("Tilt axis angle = 85.3", "Tilt axis angle = 99999"),
+        ["tilt axis (SerialEM title) = 99999", "<= 360 degrees"],
+    ),
+    "duplicate ZValue": (lambda t: t.replace("[ZValue = 1]", "[ZValue = 0]"), ["ZValue 0 appears more than once"]),
+    "ZValue not a number": (lambda t: t.replace("[ZValue = 1]", "[ZValue = one]"), ["[ZValue = one]"]),
+    "date that does not exist": (
+        lambda t: set_key(t, "DateTime", "30-Feb-25 20:02:40", first_only=True),
+        ["[ZValue = 0]", "day is out of range"],
+    ),
+    "date that is not a date": (lambda t: set_key(t, "DateTime", "yesterday"), ["unrecognised DateTime 'yesterday'"]),
+    "no tilt angle": (lambda t: t.replace("TiltAngle = ", "TiltAngel = ", 1), ["ZValue 0 lack TiltAngle"]),
+    "no movie": (lambda t: set_key(t, "SubFramePath", "", first_only=True), ["has no SubFramePath"]),
+    "truncated": (lambda t: t[: t.rindex("DateTime")], ["truncated", "still being written"]),
+    "empty": (lambda t: "", ["empty file"]),
+    "binary": (lambda t: "\x00\x01\x02\xff" * 100, ["no [ZValue = ...] sections"]),
+    "not key = value": (lambda t: t.replace("TiltAngle = ", "TiltAngle == ", 1), ["TiltAngle"]),
+    "two movies the same": (
+        lambda t: set_key(t, "SubFramePath", "D:\\x\\TS_01_000_0.0.mrc"),
+        ["several tilts name the same movie: TS_01_000_0.0.mrc"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(MDOC_CASES))
+def test_bad_mdoc_stops_init_with_one_line(tmp_path, raw, capsys, case):
+    change, expected = MDOC_CASES[case]
+    data = tmp_path / "data"
+    (data / "mdoc").mkdir(parents=True)
+    (data / "frames").symlink_to(raw / "frames")
+    mdoc = data / "mdoc" / "TS_01.mrc.mdoc"
+    mdoc.write_text(change((raw / "mdoc" / "TS_01.mrc.mdoc").read_text()))
+    project = tmp_path / "p"
+    status, err = cli(capsys, "init", str(project), "--movies", f"{data}/frames/*.mrc",
+                      "--mdocs", f"{data}/mdoc/*.mdoc")  # fmt: skip
+    line = one_line(err)
+    assert status == 1, line
+    for text in expected:
+        assert text in line, line
+    if "not found in the mdocs" not in line:
+        assert str(mdoc) in line, "names the file"
+    assert not project.exists(), "nothing written"
+
+
+def test_a_bad_mdoc_added_to_a_project_stops_the_run_and_loses_nothing(
+    tmp_path, finished_demo, capsys
+):
+    project = copy_project(finished_demo, tmp_path / "p")
+    before = tree(project)
+    source = (project / "raw/mdoc/TS_01.mrc.mdoc").read_text()
+    (project / "raw/mdoc/TS_09.mrc.mdoc").write_text(set_key(source, "ExposureDose", "nan0"))
+    status, err = cli(capsys, "run", str(project))
+    assert status == 1 and "TS_09.mrc.mdoc" in one_line(err)
+    (project / "raw/mdoc/TS_09.mrc.mdoc").write_text(set_key(source, "TiltAngle", "720.5", True))
+    status, err = cli(capsys, "run", str(project))
+    assert status == 1 and "TiltAngle = 720.5" in one_line(err)
+    after = tree(project)
+    assert {k: v for k, v in after.items() if not k.startswith("raw")} == {
+        k: v for k, v in before.items() if not k.startswith("raw")
+    }
+
+
+ODD_CASES = {
+    "dose high": (lambda t: set_key(t, "ExposureDose", "15"), "a dose per tilt of 15 e/A^2 is unusual"),
+    "pixel size large": (lambda t: set_key(t, "PixelSpacing", "17"), "a pixel size of 17 A/px is unusual"),
+    "voltage low": (lambda t: set_key(t, "Voltage", "30"), "an acceleration voltage of 30 kV is unusual"),
+    "clock in 1970": (lambda t: re.sub(r"-25 ", "-1970 ", t), "time stamps from 1970"),
+    "clock in the future": (lambda t: re.sub(r"-25 ", "-99 ", t), "time stamps in the future"),
+    "same time stamp": (lambda t: re.sub(r"DateTime = .*", "DateTime = 24-Jan-25 20:02:40", t), "5 tilts share their time stamp"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(ODD_CASES))
+def test_odd_but_possible_values_are_warnings(tmp_path, raw, case):
+    change, warning = ODD_CASES[case]
+    mdoc = tmp_path / "TS_01.mrc.mdoc"
+    mdoc.write_text(change((raw / "mdoc" / "TS_01.mrc.mdoc").read_text()))
+    out = run_cli("inspect", str(mdoc), "--movies", str(raw / "frames" / "*.mrc"), "--json")
+    assert out.returncode == 0, out.stderr
+    entry = yaml.safe_load(out.stdout)["tilt_series"][0]
+    assert entry["usable"] and any(warning in w for w in entry["warnings"]), entry["warnings"]
+
+
+# --- config values -------------------------------------------------------------------------
+
+CONFIG_CASES = {
+    "pixel size NaN": ("microscope.pixel_size", ".nan", "microscope.pixel_size = nan: must be"),
+    "pixel size text nan": ("microscope.pixel_size", "nan", "microscope.pixel_size = 'nan'"),
+    "pixel size infinite": ("microscope.pixel_size", ".inf", "microscope.pixel_size = inf: must be <= 50 (Pixel size of the movies, A/px)"),
+    "pixel size zero": ("microscope.pixel_size", "0", "microscope.pixel_size = 0: must be > 0 (Pixel size of the movies, A/px)"),
+    "pixel size absurd": ("microscope.pixel_size", "1.0e+12", "must be <= 50 (Pixel size of the movies, A/px)"),
+    "pixel size 1e12 (YAML text)": ("microscope.pixel_size", "1e12", "microscope.pixel_size = '1e12': must be of type number (YAML reads 1e12 as text; write 1000000000000.0)"),
+    "voltage negative": ("microscope.voltage", "-300", "microscope.voltage = -300: must be > 0 (Acceleration voltage, kV)"),
+    "cs NaN": ("microscope.cs", ".nan", "microscope.cs = nan"),
+    "amplitude contrast 2": ("microscope.amplitude_contrast", "2", "microscope.amplitude_contrast = 2: must be <= 1"),
+    "dose NaN": ("acquisition.dose_per_tilt", ".nan", "acquisition.dose_per_tilt = nan"),
+    "dose zero": ("acquisition.dose_per_tilt", "0", "acquisition.dose_per_tilt = 0: must be > 0 (Electron dose per tilt image, e/A^2)"),
+    "dose negative": ("acquisition.dose_per_tilt", "-1", "acquisition.dose_per_tilt = -1: must be > 0"),
+    "dose absurd": ("acquisition.dose_per_tilt", "1.0e+9", "must be <= 100 (Electron dose per tilt image, e/A^2)"),
+    "tilt axis 720": ("acquisition.tilt_axis", "720", "acquisition.tilt_axis = 720: must be <= 360"),
+    "tilt axis NaN": ("acquisition.tilt_axis", ".nan", "acquisition.tilt_axis = nan"),
+    "detector size zero": ("acquisition.detector_size", "[0, 4096]", "acquisition.detector_size"),
+    "detector size infinite": ("acquisition.detector_size", "[4096, .inf]", "acquisition.detector_size[1] = inf"),
+    "thickness negative": ("acquisition.sample_thickness_nm", "-5", "acquisition.sample_thickness_nm = -5: must be > 0"),
+    "min tilts zero": ("data.min_tilts", "0", "data.min_tilts = 0: must be >= 1"),
+    "prefix with a space": ("data.tilt_series_prefix", "'a b'", "data.tilt_series_prefix = 'a b': must match"),
+    "prefix starting with _": ("data.tilt_series_prefix", "_p", "data.tilt_series_prefix = '_p'"),
+    "cpus zero": ("resources.default.cpus", "0", "resources.default.cpus = 0: must be >= 1"),
+    "job name with a quote": ("pipeline[1].name", "\"it's\"", "pipeline[1].name = \"it's\": contains a quote (')"),
+    "job name with a double quote": ("pipeline[1].name", "'a\"b'", "must not contain '\"'"),
+    "job name starting with _": ("pipeline[1].name", "_motion", "pipeline[1].name = '_motion': starts with '_'"),
+    "job name starting with -": ("pipeline[1].name", "-motion", "starts with '-'"),
+    "job name starting with ;": ("pipeline[1].name", "';motion'", "starts with ';'"),
+    "job name starting with #": ("pipeline[1].name", "'#motion'", "must not contain '#'"),
+    "job name starting with $": ("pipeline[1].name", "'$motion'", "must not contain '$'"),
+    "job name data_": ("pipeline[1].name", "data_motion", "starts with the STAR keyword 'data_'"),
+    "job name LOOP_": ("pipeline[1].name", "LOOP_motion", "starts with the STAR keyword 'loop_'"),
+    "job name save_": ("pipeline[1].name", "save_x", "STAR keyword 'save_'"),
+    "job name with a space": ("pipeline[1].name", "'my motion'", "must not contain ' '"),
+    "job name with a tab": ("pipeline[1].name", "\"my\\tmotion\"", "must not contain '\\t'"),
+    "job name job007": ("pipeline[1].name", "job007", "must not start with 'job'"),
+    "job name used twice": ("pipeline[1].name", "import", "pipeline[1].name = 'import': used by an earlier job"),
+    "ctf limits reversed": ("pipeline[4].params", "{range_low: 5, range_high: 8}", "pipeline[4].params: range_low = 5 must be larger than range_high = 8 (resolution limits)"),
+    "ctf limit NaN": ("pipeline[4].params", "{range_high: .nan}", "pipeline[4].params.range_high = nan"),
+    "defocus limits reversed": ("pipeline[1].params", "{c_defocus_min: 9}", "c_defocus_max = 8 must be larger than c_defocus_min = 9"),
+    "optics group starting with _": ("pipeline[0].params", "{optics_group_name: _og}", "optics_group_name = '_og': starts with '_'"),
+    "optics group a number": ("pipeline[0].params", "{optics_group_name: '1'}", "optics_group_name = '1': reads as a number"),
+    "alignment pixel size infinite": ("pipeline[3].params", "{angpix: .inf}", "pipeline[3].params.angpix = inf"),
+    "unknown key": ("microscope.pixelsize", "1", "microscope.pixelsize: unknown key"),
+    "pipeline empty": ("pipeline", "[]", "pipeline"),
+}  # fmt: skip
+
+
+def _set_config(data: dict, key: str, value) -> None:
+    node: object = data
+    parts = re.findall(r"[^.\[\]]+|\[\d+\]", key)
+    for part in parts[:-1]:
+        node = node[int(part[1:-1])] if part.startswith("[") else node.setdefault(part, {})
+    last = parts[-1]
+    if last.startswith("["):
+        node[int(last[1:-1])] = value
+    else:
+        node[last] = value
+
+
+@pytest.mark.parametrize("case", list(CONFIG_CASES))
+def test_bad_config_value_is_one_line_and_changes_nothing(tmp_path, project, capsys, case):
+    key, value, expected = CONFIG_CASES[case]
+    root = copy_project(project, tmp_path / "p")
+    config = root / "crboost.yaml"
+    data = yaml.safe_load(config.read_text())
+    _set_config(data, key, yaml.safe_load(value))
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    before = tree(root)
+    status, err = cli(capsys, "run", str(root))
+    line = one_line(err)
+    assert status == 1 and expected in line, line
+    assert line.startswith("crboost: crboost.yaml: ")
+    assert tree(root) == before, "nothing written"
+
+
+def test_bad_yaml_is_one_line(tmp_path, project, capsys):
+    root = copy_project(project, tmp_path / "p")
+    (root / "crboost.yaml").write_text("data: [unclosed\n")
+    status, err = cli(capsys, "status", str(root))
+    assert status == 1 and "not valid YAML" in one_line(err)
+
+
+# --- command-line arguments ----------------------------------------------------------------
+
+ARG_CASES = {
+    "dose -1": (["inspect", "{mdoc}", "--dose-per-tilt", "-1"], 2, "argument --dose-per-tilt: -1: a dose per tilt must be > 0 and <= 100 e/A^2"),
+    "dose nan": (["inspect", "{mdoc}", "--dose-per-tilt", "nan"], 2, "nan: a dose per tilt must be a finite number (e/A^2)"),
+    "dose inf": (["inspect", "{mdoc}", "--dose-per-tilt", "inf"], 2, "inf: a dose per tilt must be a finite number"),
+    "dose 0": (["inspect", "{mdoc}", "--dose-per-tilt", "0"], 2, "0: a dose per tilt must be > 0"),
+    "dose text": (["inspect", "{mdoc}", "--dose-per-tilt", "three"], 2, "three: a dose per tilt must be a number"),
+    "dose absurd": (["inspect", "{mdoc}", "--dose-per-tilt", "1e9"], 2, "1e9: a dose per tilt must be > 0 and <= 100"),
+    "set dose nan": (["init", "{new}", "--movies", "{movies}", "--mdocs", "{mdoc}", "--set", "acquisition.dose_per_tilt=nan"], 1, "--set acquisition.dose_per_tilt = nan: a dose per tilt must be a finite number"),
+    "set dose -1": (["init", "{new}", "--movies", "{movies}", "--mdocs", "{mdoc}", "--set", "acquisition.dose_per_tilt=-1"], 1, "--set acquisition.dose_per_tilt = -1: a dose per tilt must be > 0"),
+    "set dose .inf": (["init", "{new}", "--movies", "{movies}", "--mdocs", "{mdoc}", "--set", "acquisition.dose_per_tilt=.inf"], 1, "--set acquisition.dose_per_tilt = inf"),
+    "set pixel size absurd": (["init", "{new}", "--movies", "{movies}", "--mdocs", "{mdoc}", "--set", "microscope.pixel_size=1.0e+12"], 1, "microscope.pixel_size = 1000000000000.0: must be <= 50"),
+    "set pixel size nan": (["init", "{new}", "--movies", "{movies}", "--mdocs", "{mdoc}", "--set", "microscope.pixel_size=.nan"], 1, "microscope.pixel_size = nan"),
+    "set without =": (["init", "{new}", "--movies", "{movies}", "--mdocs", "{mdoc}", "--set", "microscope.pixel_size"], 1, "--set 'microscope.pixel_size': expected KEY=VALUE"),
+    "set unknown job": (["init", "{new}", "--movies", "{movies}", "--mdocs", "{mdoc}", "--set", "pipeline.nojob.params.x=1"], 1, "no pipeline job named 'nojob'"),
+    "set job name": (["init", "{new}", "--movies", "{movies}", "--mdocs", "{mdoc}", "--set", "pipeline.motion.name=data_x"], 1, "STAR keyword 'data_'"),
+    "init on a file": (["init", "{file}", "--movies", "{movies}", "--mdocs", "{mdoc}"], 1, "exists and is not a directory"),
+    "init under a file": (["init", "{file}/p", "--movies", "{movies}", "--mdocs", "{mdoc}"], 1, "exists and is not a directory"),
+    "init movies match nothing": (["init", "{new}", "--movies", "/nonexistent/*.eer", "--mdocs", "{mdoc}"], 1, "data.movies = '/nonexistent/*.eer': matches no file"),
+    "init no gain": (["init", "{new}", "--movies", "{movies}", "--mdocs", "{mdoc}", "--gain", "/nonexistent.gain"], 1, "--gain /nonexistent.gain: no such file"),
+    "run on a file": (["run", "{file}"], 1, "exists and is not a directory"),
+    "run no project": (["run", "{new}"], 1, "no such project directory"),
+    "status on a file": (["status", "{file}"], 1, "exists and is not a directory"),
+    "demo on a file": (["demo", "{file}"], 1, "exists and is not a directory"),
+    "demo zero tilt series": (["demo", "{new}", "--tilt-series", "0"], 2, "argument --tilt-series: 0: must be 1 to 1000"),
+    "demo too many": (["demo", "{new}", "--tilt-series", "100000"], 2, "100000: must be 1 to 1000"),
+    "demo tilt series text": (["demo", "{new}", "--tilt-series", "four"], 2, "four: not a whole number"),
+    "unknown command": (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+    "unknown option": (["run", "{new}", "--frobnicate"], 2, "unrecognized arguments: --frobnicate"),
+    "missing arguments": (["init"], 2, "the following arguments are required"),
+    "bad profile": (["run", "{project}", "--profile", "nosuchprofile"], 1, "--profile nosuchprofile: no"),
+    "bad leftovers": (["run", "{project}", "--leftovers", "kill"], 2, "argument --leftovers: invalid choice"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(ARG_CASES))
+def test_bad_command_line_is_one_line(tmp_path, raw, project, capsys, case):
+    args, code, expected = ARG_CASES[case]
+    afile = tmp_path / "afile"
+    afile.write_text("not a project\n")
+    values = {
+        "mdoc": str(raw / "mdoc" / "TS_01.mrc.mdoc"),
+        "movies": str(raw / "frames" / "*.mrc"),
+        "new": str(tmp_path / "new"),
+        "file": str(afile),
+        "project": str(project),
+    }
+    before = tree(project)
+    status, err = cli(capsys, *(a.format(**values) for a in args))
+    line = one_line(err)
+    assert status == code and expected in line, line
+    assert not (tmp_path / "new").exists() and afile.read_text() == "not a project\n"
+    assert tree(project) == before
+
+
+def test_wrong_snakemake_flag_is_snakemakes_error_line(project):
+    out = run_cli("run", str(project), "--", "--no-such-flag")
+    assert out.returncode == 2
+    line = one_line(out.stderr)
+    assert "unrecognized arguments: --no-such-flag" in line and "snakemake" in line
+
+
+def test_snakemake_output_is_relayed_as_it_comes():
+    import io
+    import threading
+    import time
+
+    from crboost.running.launcher import relay_stderr
+
+    read, write = os.pipe()
+    out, usage = io.StringIO(), []
+    relay = threading.Thread(target=relay_stderr, args=(os.fdopen(read), out, usage))
+    relay.start()
+    os.write(write, b"Building DAG of jobs...\n")
+    deadline = time.time() + 10
+    while "Building DAG" not in out.getvalue():
+        assert time.time() < deadline, "a line is relayed before Snakemake ends"
+        time.sleep(0.01)
+    os.write(write, b"usage: only at the start means a usage error\n")
+    os.close(write)
+    relay.join(timeout=10)
+    assert out.getvalue().count("\n") == 2 and usage == []
+
+
+def test_missing_tool_is_found_before_any_work(tmp_path, project):
+    root = copy_project(project, tmp_path / "p")
+    config = root / "crboost.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["tools"]["simulate"] = False
+    data["tools"]["warptools"] = {"container": str(tmp_path / "warp_2.0.sif")}
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    before = tree(root)
+    out = run_cli("run", str(root))
+    line = one_line(out.stderr)
+    assert out.returncode == 1
+    assert f"tools.warptools.container = '{tmp_path}/warp_2.0.sif': no such image file" in line
+    assert "needed by motion, tiltseries, align, ctf, reconstruct" in line
+    assert tree(root) == before, "nothing ran"
+    data["tools"]["warptools"] = {"executable": "/opt/warp/bin/WarpTools"}
+    data["tools"]["aretomo2"] = {"executable": "NoAreTomoHere"}
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    line = one_line(run_cli("run", str(root)).stderr)
+    assert "tools.warptools.executable = '/opt/warp/bin/WarpTools': no such executable file" in line
+    assert "tools.aretomo2.executable = 'NoAreTomoHere': not found on PATH (needed by align" in line
+    # a dry run says so and goes on
+    out = run_cli("run", str(root), "--", "-n")
+    assert out.returncode == 0 and "crboost: warning: tools.warptools.executable" in out.stderr
+
+
+# --- names ---------------------------------------------------------------------------------
+
+NAME_CASES = {
+    "_TS_01.mrc.mdoc": "TS_01",
+    "-x.mdoc": "x",
+    "#hash.mdoc": "hash",
+    ";semi.mdoc": "semi",
+    "$dollar.mdoc": "dollar",
+    "it's.mdoc": "it_s",
+    'say "hi".mdoc': "say__hi_",
+    "tab\there.mdoc": "tab_here",
+    "data_TS.mdoc": "TS_data_TS",
+    "Loop_3.mdoc": "TS_Loop_3",
+    "save_x.mdoc": "TS_save_x",
+    "stop_.mdoc": "TS_stop_",
+    "GLOBAL_1.mdoc": "TS_GLOBAL_1",
+    "01.mdoc": "TS_01",
+    "1e5.mdoc": "TS_1e5",
+    "nan.mdoc": "TS_nan",
+    "inf.mdoc": "TS_inf",
+    "NA.mdoc": "TS_NA",
+    "__-x.mrc.mdoc": "x",
+}
+
+
+@pytest.mark.parametrize("file_name", list(NAME_CASES))
+def test_tilt_series_names_are_made_star_safe_with_a_message(tmp_path, raw, capsys, file_name):
+    data = tmp_path / "data"
+    (data / "mdoc").mkdir(parents=True)
+    (data / "frames").symlink_to(raw / "frames")
+    (data / "mdoc" / file_name).write_text((raw / "mdoc" / "TS_01.mrc.mdoc").read_text())
+    status = main(["init", str(tmp_path / "p"), "--movies", f"{data}/frames/*.mrc",
+                   "--mdocs", f"{data}/mdoc/*.mdoc"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert status == 0
+    name = NAME_CASES[file_name]
+    assert star_problem(name) is None
+    assert f"made safe as {name!r}" in out
+    names = os.listdir(tmp_path / "p" / ".crboost" / "tilt_series")
+    assert names == [f"{name}.json"]
+
+
+NAME_CLASHES = {
+    "same after making safe": (
+        ["_TS_01.mrc.mdoc", "TS_01.mrc.mdoc"],
+        "both give tilt series 'TS_01'",
+    ),
+    "same ignoring case": (["ts_01.mdoc", "TS_01.mdoc"], "(the same name ignoring case)"),
+    "number and prefixed": (["01.mdoc", "TS_01.mdoc"], "both give tilt series 'TS_01'"),
+}
+
+
+@pytest.mark.parametrize("case", list(NAME_CLASHES))
+def test_two_mdocs_giving_one_name_are_refused(tmp_path, raw, capsys, case):
+    files, expected = NAME_CLASHES[case]
+    data = tmp_path / "data"
+    (data / "mdoc").mkdir(parents=True)
+    (data / "frames").symlink_to(raw / "frames")
+    for name in files:
+        (data / "mdoc" / name).write_text((raw / "mdoc" / "TS_01.mrc.mdoc").read_text())
+    status, err = cli(capsys, "init", str(tmp_path / "p"), "--movies", f"{data}/frames/*.mrc",
+                      "--mdocs", f"{data}/mdoc/*.mdoc")  # fmt: skip
+    line = one_line(err)
+    assert status == 1 and expected in line and "rename one" in line, line
+    assert not (tmp_path / "p").exists()
+
+
+# --- globs ---------------------------------------------------------------------------------
+
+
+def test_symlink_loops_under_a_glob_do_not_hang(tmp_path, raw, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(raw, data)
+    (data / "mdoc" / "up").symlink_to("..")  # two loops in one folder: glob takes hours
+    (data / "mdoc" / "self").symlink_to(".")
+    (data / "frames" / "self").symlink_to(".")
+    status = main(["init", str(tmp_path / "p"), "--movies", f"{data}/**/*.mrc",
+                   "--mdocs", f"{data}/**/*.mdoc"])  # fmt: skip
+    capsys.readouterr()
+    assert status == 0
+    manifest = yaml.safe_load((tmp_path / "p" / ".crboost" / "manifest.json").read_text())
+    assert list(manifest["tilt_series"]) == ["TS_01"]
+
+
+def test_a_glob_that_explodes_stops_with_a_message(tmp_path):
+    from crboost.acquisition.globbing import GlobTooLarge, glob_files
+
+    for i in range(30):
+        (tmp_path / f"d{i}" / "e").mkdir(parents=True)
+        (tmp_path / f"d{i}" / "e" / "f.mdoc").touch()
+    assert len(glob_files(tmp_path, "**/*.mdoc")) == 30
+    with pytest.raises(GlobTooLarge, match="searches more than 20 directories"):
+        glob_files(tmp_path, "**/*.mdoc", max_directories=20)
+    with pytest.raises(GlobTooLarge, match="matches more than 10 files"):
+        glob_files(tmp_path, "*/e/*.mdoc", max_files=10)
+
+
+def test_pipeline_values_that_would_not_read_back_are_refused(tmp_path):
+    """A quote in an alias (RELION allows `'`) comes back as `"` from STAR readers: crboost would
+    lose that job. Such a file is refused when read, and never written."""
+    from crboost.errors import CrboostError
+    from crboost.relion.pipeline import PIPELINE_FILE, Pipeline, read_pipeline, write_pipeline
+
+    pipeline = Pipeline.empty()
+    pipeline.add_process("External/job002/", "External/it's/", "relion.external", "Scheduled")
+    with pytest.raises(CrboostError, match="not written: .*holds a single quote"):
+        write_pipeline(tmp_path, pipeline)
+    assert os.listdir(tmp_path) == []
+    relion = pipeline.to_text()  # what RELION itself would write
+    (tmp_path / PIPELINE_FILE).write_text(relion)
+    with pytest.raises(CrboostError, match='"External/it\'s/" holds a single quote'):
+        read_pipeline(tmp_path / PIPELINE_FILE)
+    assert (tmp_path / PIPELINE_FILE).read_text() == relion
+    pipeline = Pipeline.empty()
+    pipeline.add_process("External/job003/", "External/with space/", "relion.external", "Failed")
+    write_pipeline(tmp_path, pipeline)  # quoted as RELION quotes it: reads back the same
+    assert read_pipeline(tmp_path / PIPELINE_FILE).find("External/job003/").alias == (
+        "External/with space/"
+    )
