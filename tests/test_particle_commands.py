@@ -130,3 +130,23 @@ def test_tools_with_several_programs_take_no_executable():
 
     with pytest.raises(ConfigError, match=r"tools.pytom.*give the directory holding them as path"):
         parse_config({**BASE_CONFIG, "tools": {"pytom": {"executable": "pytom_match_template.py"}}})
+
+
+def test_preflight_finds_missing_programs_of_multi_program_tools(tmp_path):
+    """Before a run starts: a tool's programs directory without its programs is one line."""
+    import yaml
+    from conftest import run_cli
+
+    project = tmp_path / "p"
+    proc = run_cli("demo", str(project), "--tilt-series", "1", "--to", "particles", "--no-run")
+    assert proc.returncode == 0, proc.stderr
+    config = project / "crboost.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["tools"]["simulate"] = ["warptools", "aretomo2", "aretomo3", "relion", "pytom"]
+    data["tools"]["cryocare"] = {"path": str(tmp_path / "nowhere")}
+    config.write_text(yaml.safe_dump(data))
+    proc = run_cli("run", str(project))
+    assert proc.returncode != 0
+    assert (f"tools.cryocare.path = '{tmp_path}/nowhere': no cryoCARE_extract_train_data.py "
+            "there (needed by denoisetrain, denoise") in proc.stderr  # fmt: skip
+    assert not (project / "Import/job001/tilt_series").exists()
