@@ -20,7 +20,7 @@ from crboost.jobs.denoisetrain import DenoiseTrainParams as Params
 from crboost.relion.star import atomic_write
 from crboost.running import driver
 from crboost.running.driver import DriverError, JobContext
-from crboost.running.tomograms import tomogram_files
+from crboost.running.tomograms import tomogram_files, upstream
 from crboost.tools.gpus import logical_gpu_ids
 from crboost.tools.inputchecks import check_halves, check_patch
 from crboost.tools.runner import ToolCall
@@ -105,6 +105,9 @@ def check_model(ctx: JobContext) -> None:
 def train(ctx: JobContext) -> None:
     names = training_names(ctx)
     preflight(ctx, names)
+    if upstream(ctx, "tsReconstruct")[1].get("deconv"):
+        print("warning: the reconstruction job has deconv: true; WarpTools then also deconvolves "
+              "the half tomograms, which hurts denoising (warp issue #506)")  # fmt: skip
     data, train_config = configs(ctx, names)
     atomic_write(ctx.path("train_data_config.json"), json.dumps(data, indent=1) + "\n")
     atomic_write(ctx.path("train_config.json"), json.dumps(train_config, indent=1) + "\n")

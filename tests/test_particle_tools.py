@@ -147,3 +147,20 @@ def test_a_picture_never_fails_a_job(capsys):
 
     qc.safely(broken)
     assert "QC picture not made: ValueError: no data" in capsys.readouterr().err
+
+
+def test_half_tomogram_checks(tmp_path):
+    from crboost.tools.inputchecks import check_halves, check_patch
+
+    halves(tmp_path)
+    even, odd = tmp_path / "even.mrc", tmp_path / "odd.mrc"
+    assert check_halves(even, odd, "tomogram TS_01") == (40, 40, 20)
+    assert "no such file" in check_halves(even, tmp_path / "x.mrc", "tomogram TS_01")
+    with mrcfile.new(odd, overwrite=True) as mrc:
+        mrc.set_data(np.zeros((20, 40, 40), np.float32))
+    assert "is constant (all 0)" in check_halves(even, odd, "tomogram TS_01")
+    with mrcfile.new(odd, overwrite=True) as mrc:
+        mrc.set_data(np.ones((20, 40, 41), np.float32))
+    assert "differ in shape (40x40x20 and 41x40x20 px)" in check_halves(even, odd, "tomogram TS_01")
+    assert check_patch((40, 40, 20), 9, "x", "is") is None
+    assert "use at most 9" in check_patch((40, 40, 20), 10, "x", "is")
