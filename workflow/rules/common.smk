@@ -61,6 +61,11 @@ def all_results():
     return results
 
 
+def used_job_types():
+    """The registered job types the pipeline has instances of, in registry order."""
+    return {name: cls for name, cls in JOB_TYPES.items() if PROJECT.of_type(name)}
+
+
 def job_dirs_regex():
     return "|".join(job.dir for job in PROJECT.jobs) or "(?!)"
 
