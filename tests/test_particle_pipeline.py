@@ -75,6 +75,9 @@ def test_one_tomogram_failing_template_matching_then_resume(tmp_path):
     assert set(statuses.values()) == {"Succeeded"}
     check_outputs(project)
     assert validate_project(project) == []
+    from test_star_values import all_star_files, bad_values
+
+    assert [bad for path in all_star_files(project) for bad in bad_values(path)] == []
     template_change_reruns_matching(project)
 
 
