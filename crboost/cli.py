@@ -309,14 +309,17 @@ DEMO_SETTINGS = {
     "pipeline.reconstruct.params.angpix": 5.4,
 }
 #: `crboost demo --to particles`: thicker tomograms (32^3 voxels) and tool settings sized for
-#: them; tiny cryoCARE training, a coarse angular search.
+#: them; tiny cryoCARE training, a coarse angular search. Candidates: the best peaks of each
+#: tomogram (manual cut-off 0, at most 8), not pytom's false-positive estimate, which on tomograms
+#: this small and without a strong particle signal keeps nothing and leaves nothing to average.
 DEMO_PARTICLE_SETTINGS = {
     "pipeline.tiltseries.params.tomo_z": 64,
     "pipeline.denoisetrain.params": {"subvolume_dimensions": 8, "number_training_subvolumes": 20,
                                      "epochs": 1, "steps_per_epoch": 2, "batch_size": 2},
     "pipeline.denoise.params.n_tiles": [1, 1, 1],
     "pipeline.match.params.angular_search": 30,
-    "pipeline.candidates.params": {"particle_diameter": 65, "max_num_particles": 8},
+    "pipeline.candidates.params": {"particle_diameter": 65, "max_num_particles": 8,
+                                   "cutoff_method": "manual", "cc_threshold": 0.0},
     "pipeline.subtomo.params": {"box_size": 12, "crop_size": 10, "binning": 2},
     "pipeline.average.params": {"box_size": 12, "crop_size": 10, "binning": 2},
 }  # fmt: skip
