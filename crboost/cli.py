@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mdocs", required=True, metavar="GLOB", help="glob of the tilt-series mdocs")
     p.add_argument("--gain", metavar="FILE", help="gain reference")
     p.add_argument(
+        "--template",
+        metavar="MRC",
+        help="template for template matching (the tomograms' voxel size and contrast): the "
+        "pipeline goes on to denoising, matching, candidates and an average",
+    )
+    p.add_argument("--mask", metavar="MRC", help="mask of the template (same box)")
+    p.add_argument(
         "--set",
         action="append",
         default=[],
@@ -161,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--tilt-series", type=count_value, default=4, metavar="N", help="how many (default 4)"
     )
     p.add_argument("--no-run", action="store_true", help="only write the data and the config")
+    p.add_argument(
+        "--to",
+        choices=("tomograms", "particles"),
+        default="tomograms",
+        help="how far the pipeline goes: tomograms (default), or particles (denoising, "
+        "template matching with a template of the demo's particle, candidates, an average)",
+    )
     p.add_argument("--profile", default="local", help="profile for the run (default: local)")
     p.add_argument("--verbose", action="store_true", help="show Snakemake's whole log")
     p.set_defaults(func=cmd_demo, leftovers="wait")
@@ -197,8 +211,9 @@ def cmd_init(args) -> int:
 
     project = project_dir(args.project, exists=False)
     result = init_project(
-        project, args.movies, args.mdocs, args.gain, parse_set(args.set), args.force
-    )
+        project, args.movies, args.mdocs, args.gain, parse_set(args.set), args.force,
+        template=args.template, mask=args.mask,
+    )  # fmt: skip
     _print_init(result)
     return 0
 
@@ -282,6 +297,21 @@ DEMO_SETTINGS = {
     "pipeline.align.params.angpix": 5.4,
     "pipeline.reconstruct.params.angpix": 5.4,
 }
+#: `crboost demo --to particles`: thicker tomograms (32^3 voxels) and tool settings sized for
+#: them; tiny cryoCARE training, a coarse angular search. Candidates: the best peaks of each
+#: tomogram (manual cut-off 0, at most 8), not pytom's false-positive estimate, which on tomograms
+#: this small and without a strong particle signal keeps nothing and leaves nothing to average.
+DEMO_PARTICLE_SETTINGS = {
+    "pipeline.tiltseries.params.tomo_z": 64,
+    "pipeline.denoisetrain.params": {"subvolume_dimensions": 8, "number_training_subvolumes": 20,
+                                     "epochs": 1, "steps_per_epoch": 2, "batch_size": 2},
+    "pipeline.denoise.params.n_tiles": [1, 1, 1],
+    "pipeline.match.params.angular_search": 30,
+    "pipeline.candidates.params": {"particle_diameter": 65, "max_num_particles": 8,
+                                   "cutoff_method": "manual", "cc_threshold": 0.0},
+    "pipeline.subtomo.params": {"box_size": 12, "crop_size": 10, "binning": 2},
+    "pipeline.average.params": {"box_size": 12, "crop_size": 10, "binning": 2},
+}  # fmt: skip
 
 
 def cmd_demo(args) -> int:
@@ -292,11 +322,19 @@ def cmd_demo(args) -> int:
     if (project / "crboost.yaml").exists():
         raise CrboostError(f"{project}/crboost.yaml: exists already; pick a new directory")
     raw = write_demo_data(project, args.tilt_series)
+    sets, template, mask = dict(DEMO_SETTINGS), None, None
+    if args.to == "particles":
+        from .demo import write_template
+
+        template, mask = (str(p) for p in write_template(project / "templates", 5.4))
+        sets.update(DEMO_PARTICLE_SETTINGS)
     result = init_project(
         project,
         movies=str(raw / "frames" / "*.mrc"),
         mdocs=str(raw / "mdoc" / "*.mdoc"),
-        sets=DEMO_SETTINGS,
+        sets=sets,
+        template=template,
+        mask=mask,
     )
     _print_init(result)
     if args.no_run:

@@ -128,3 +128,33 @@ def write_demo_data(
         write_tilt_series(raw, name, seed=i + 1, start=start + timedelta(minutes=30 * i),
                           angles=angles)  # fmt: skip
     return raw
+
+
+def particle_map(box: int, voxel: float) -> np.ndarray:
+    """An asymmetric particle (three blobs of different size in an L), white on 0, (z, y, x)."""
+    grid = (np.indices((box, box, box)) - box // 2) * voxel  # z, y, x in A
+    blobs = [((0, 0, 0), 14.0, 1.0), ((0, 0, 16), 9.0, 0.8), ((0, 14, 0), 7.0, 0.6)]
+    out = np.zeros((box, box, box), dtype=np.float32)
+    for (z, y, x), sigma, weight in blobs:
+        r2 = (grid[0] - z) ** 2 + (grid[1] - y) ** 2 + (grid[2] - x) ** 2
+        out += weight * np.exp(-r2 / (2 * sigma**2)).astype(np.float32)
+    return out
+
+
+def write_template(
+    folder: Path, voxel: float, box: int = 12, white: bool = True
+) -> tuple[Path, Path]:
+    """templates/particle.mrc (white density, as WarpTools' reconstructions show it) and a
+    spherical mask; returns their paths."""
+    import mrcfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    data = particle_map(box, voxel) * (1 if white else -1)
+    grid = np.indices((box, box, box)) - box // 2
+    mask = ((grid**2).sum(axis=0) <= (box // 2 - 1) ** 2).astype(np.float32)
+    paths = (folder / "particle.mrc", folder / "particle_mask.mrc")
+    for path, volume in zip(paths, (data, mask), strict=True):
+        with mrcfile.new(path, overwrite=True) as mrc:
+            mrc.set_data(volume)
+            mrc.voxel_size = voxel
+    return paths

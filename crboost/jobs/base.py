@@ -106,6 +106,10 @@ class JobParams(BaseModel):
     #: Where the job writes an item's tomogram (relative to the job dir; `{ts}` and the params
     #: as format fields), for the "tomogram" QC product and the report.
     tomogram_file: ClassVar[str | None] = None
+    #: The per-item tasks read the upstream job's job-level files (its STAR with every item's
+    #: row, e.g. the tomograms.star rows a RELION program needs) rather than the same item of
+    #: it: they wait for the whole upstream job.
+    items_read_upstream_job: ClassVar[bool] = False
 
     @classmethod
     def per_item(cls) -> bool:
@@ -126,6 +130,8 @@ class JobParams(BaseModel):
             raise TypeError(f"{where}: qc {cls.qc!r} (per-item types only; known: {QC_PRODUCTS})")
         if "tomogram" in cls.qc and not cls.tomogram_file:
             raise TypeError(f"{where}: the tomogram QC product needs tomogram_file")
+        if cls.items_read_upstream_job and not (cls.per_item() and cls.accepts):
+            raise TypeError(f"{where}: items_read_upstream_job needs per-item tasks and an input")
         for name in (cls.output_star, *cls.extra_outputs, cls.prepare_output or "x"):
             if name.startswith("/") or ".." in name.split("/") or name.startswith("tilt_series/"):
                 raise TypeError(f"{where}: {name!r} must be a file inside the job dir")

@@ -1,12 +1,13 @@
-"""Quality-control pictures per tilt series: what a person looks at to judge a run.
+"""Quality-control pictures: what a person looks at to judge a run.
 
-Made by the job that has the data, right after a tilt series' STAR file is written (the driver
-framework calls `make_pictures`, crboost/running/driver.py), into `<job>/qc/<ts>/`: tilt
-thumbnails (motion-corrected averages in tilt order), motion, CTF and alignment plots against
-the tilt angle, central XY/XZ slices of the tomogram. Which ones a job makes is declared in its
-params model (`qc`). Cheap (a few MB read per tilt series, no GPU) and never able to fail the
-job: a product that cannot be made is named in the task's log and left out; `qc.json` says
-what was made.
+Per tilt series, made by the job that has the data right after a tilt series' STAR file is
+written (the driver framework calls `make_pictures`, crboost/running/driver.py), into
+`<job>/qc/<ts>/`: tilt thumbnails (motion-corrected averages in tilt order), motion, CTF and
+alignment plots against the tilt angle, central XY/XZ slices of the tomogram. Which ones a job
+makes is declared in its params model (`qc`); `qc.json` says what was made. The particle jobs
+make theirs in their drivers through `safely` (particles.py: score maps, candidates, averages).
+Cheap (a few MB read per tilt series, no GPU) and never able to fail the job: a picture that
+cannot be made is named in the task's log and left out.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from types import SimpleNamespace
 
 
@@ -47,3 +50,12 @@ def make_pictures(ctx, ts: str) -> dict:
                   file=sys.stderr)  # fmt: skip
     atomic_write(folder / "qc.json", json.dumps(record, indent=1) + "\n")
     return record
+
+
+def safely(make: Callable[..., object], *args, **kwargs) -> None:
+    """Make a picture; a problem is printed to the task's log, never raised."""
+    try:
+        make(*args, **kwargs)
+    except Exception as e:  # a picture is never worth a failed job
+        print(f"crboost: QC picture not made: {type(e).__name__}: {e}", file=sys.stderr)
+        traceback.print_exc(limit=2, file=sys.stderr)

@@ -244,13 +244,15 @@ def format_table(
     excluded: list[str] | None = None,
     pending: list[str] | None = None,
 ) -> str:
-    rows = [f"{'job':<14} {'type':<14} {'dir':<17} {'status':<10} {'tilt series':>16}  params"]
+    wj = max([14, *(len(j.job) for j in jobs)])
+    wt = max([14, *(len(j.type) for j in jobs)])
+    rows = [f"{'job':<{wj}} {'type':<{wt}} {'dir':<17} {'status':<10} {'tilt series':>16}  params"]
     for j in jobs:
         ts = j.tilt_series
         notes = [f"{ts[k]} {k}" for k in ("failed", "excluded") if ts.get(k)]
         counts = f"{ts['done']}/{ts['total']}" + (f" ({', '.join(notes)})" if notes else "")
         rows.append(
-            f"{j.job:<14} {j.type:<14} {j.dir:<17} {j.status:<10} {counts:>16}  "
+            f"{j.job:<{wj}} {j.type:<{wt}} {j.dir:<17} {j.status:<10} {counts:>16}  "
             + ("changed" if j.params_changed else "")
         )
         for change in j.changes[:5]:

@@ -3,8 +3,9 @@
 Per tool (`tools:` in the config): `container: image.sif` runs
 `apptainer exec --nv --cleanenv -B <project> -B <data dirs> ... image.sif <executable> args`, with
 the host's conda/SLURM/MPI/container variables removed and CUDA_VISIBLE_DEVICES passed in;
-`executable: name` runs it directly. `tools.simulate: true` runs crboost's tool SIMULATOR instead
-(demo and tests only). Commands are never strings given to a shell, so file and tilt-series
+`executable: name` runs it directly; `path: DIR` names the directory of a tool's programs.
+`tools.simulate: true` (or a list of tools) runs crboost's tool SIMULATOR instead (demo and tests
+only). Commands are never strings given to a shell, so file and tilt-series
 names cannot break or inject into them. CRBOOST_PRINT_COMMANDS=1 prints commands instead of
 running them.
 """
@@ -24,6 +25,16 @@ from ..project.config import ProjectConfig
 
 #: config key -> the program's name (inside containers and on PATH).
 EXECUTABLES = {"warptools": "WarpTools", "aretomo2": "AreTomo2", "aretomo3": "AreTomo3"}
+#: tools made of several programs: a call's first argument names the program.
+PROGRAMS = {
+    "cryocare": (
+        "cryoCARE_extract_train_data.py",
+        "cryoCARE_train.py",
+        "cryoCARE_predict.py",
+    ),
+    "pytom": ("pytom_match_template.py", "pytom_extract_candidates.py"),
+    "relion": ("relion_tomo_subtomo", "relion_tomo_reconstruct_particle"),
+}
 #: host variables that break tools inside a container or leak the host's setup into it
 _STRIPPED_PREFIXES = ("SINGULARITY", "APPTAINER", "CONDA", "SLURM_", "PMI_", "OMPI_", "PMIX_")
 _STRIPPED = {"LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONHOME"}
@@ -45,8 +56,10 @@ class ToolCall:
     item: str = ""  # tilt series (for logs, fault injection of the simulator)
 
     def __post_init__(self):
-        if self.tool not in EXECUTABLES:
+        if self.tool not in EXECUTABLES and self.tool not in PROGRAMS:
             raise ValueError(f"unknown tool {self.tool!r}")
+        if self.tool in PROGRAMS and (not self.args or self.args[0] not in PROGRAMS[self.tool]):
+            raise ValueError(f"{self.tool}: the first argument must name one of its programs")
         bad = [a for a in self.args if not isinstance(a, str)]
         if bad:
             raise TypeError(f"tool arguments must be strings, got {bad!r}")
@@ -63,13 +76,20 @@ class ToolRunner:
 
     def executable(self, tool: str) -> str:
         configured = getattr(self.config.tools, tool)
-        return configured.executable or EXECUTABLES[tool]
+        name = configured.executable or EXECUTABLES[tool]
+        return os.path.join(configured.path, name) if configured.path else name
+
+    def program(self, call: ToolCall) -> list[str]:
+        """The program and its arguments as the tool's environment sees them."""
+        if call.tool in PROGRAMS:
+            return list(call.args)
+        return [EXECUTABLES[call.tool], *call.args]
 
     def argv(self, call: ToolCall) -> list[str]:
         """The full argument list for a call, as it will be executed."""
         tools = self.config.tools
-        if tools.simulate:
-            return [sys.executable, "-m", "crboost.simulator", EXECUTABLES[call.tool], *call.args]
+        if tools.simulated(call.tool):
+            return [sys.executable, "-m", "crboost.simulator", *self.program(call)]
         configured = getattr(tools, call.tool)
         if configured.container:
             cmd = [tools.container_runtime, "exec", "--nv", "--cleanenv"]
@@ -78,7 +98,14 @@ class ToolRunner:
             gpus = os.environ.get("CUDA_VISIBLE_DEVICES")
             if gpus:
                 cmd += ["--env", f"CUDA_VISIBLE_DEVICES={gpus}"]
-            return [*cmd, configured.container, self.executable(call.tool), *call.args]
+            program = self.program(call)
+            if call.tool not in PROGRAMS:
+                program[0] = configured.executable or program[0]
+            return [*cmd, configured.container, *program]
+        if call.tool in PROGRAMS:
+            name = call.args[0]
+            return [os.path.join(configured.path, name) if configured.path else name,
+                    *call.args[1:]]  # fmt: skip
         return [self.executable(call.tool), *call.args]
 
     def bind_paths(self) -> list[str]:
@@ -96,7 +123,7 @@ class ToolRunner:
 
     def environment(self, call: ToolCall) -> dict[str, str]:
         env = dict(os.environ)
-        if self.config.tools.simulate:
+        if self.config.tools.simulated(call.tool):
             env["CRBOOST_SIM_JOB"] = self.job_type
             env["CRBOOST_SIM_ITEM"] = call.item
             return env
@@ -123,12 +150,18 @@ class ToolRunner:
             raise ToolFailed(
                 f"{argv[0]}: not found (set tools.{call.tool} in crboost.yaml)"
             ) from None
+        except PermissionError:
+            raise ToolFailed(f"{argv[0]}: not executable (tools.{call.tool})") from None
         sys.stdout.write(proc.stderr)
         sys.stdout.flush()
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-20:])
-            name = EXECUTABLES[call.tool]
-            verb = call.args[0] if call.args and not call.args[0].startswith("-") else ""
+            name = self.program(call)[0]
+            verb = (
+                call.args[0]
+                if call.tool not in PROGRAMS and call.args and not call.args[0].startswith("-")
+                else ""
+            )
             raise ToolFailed(
                 f"{name} {verb} exited with {proc.returncode}".replace("  ", " "), tail
             )
