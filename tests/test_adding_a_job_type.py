@@ -147,7 +147,7 @@ def test_doc_example_job_types_run(tmp_path):
     jobs = {j["job"]: j for j in status["jobs"]}
     for name, job_type in (("tiltrange", "exampleTiltRange"), ("summary", "exampleSummary")):
         assert jobs[name]["type"] == job_type and jobs[name]["status"] == "Succeeded"
-        assert jobs[name]["tilt_series"] == {"done": 3, "failed": 0, "total": 3}
+        assert jobs[name]["tilt_series"] == {"done": 3, "failed": 0, "total": 3, "excluded": 0}
 
     plan = run(repo, "-m", "crboost.cli", "run", str(project), "--", "-n")
     assert "Nothing to be done" in plan.stdout + plan.stderr

@@ -250,10 +250,12 @@ class RunDisplay:
         elif returncode == 0:
             self.out.write(f"crboost: finished in {took}; full log {log}\n")
         else:
-            if not self.failures:  # the workflow itself stopped: its last words
-                tail = Path(self.log).read_text(errors="replace").splitlines()[-15:]
+            tail = Path(self.log).read_text(errors="replace").splitlines()[-15:]
+            # the workflow itself stopped: its last words, unless crboost's own line (shown
+            # already) says why; that line stays the one starting with "crboost:"
+            if not self.failures and not any(ln.startswith("crboost:") for ln in tail):
                 self.out.write("".join(f"  | {ln}\n" for ln in tail))
-            self.out.write(f"crboost: stopped after {took} (exit status {returncode}); "
+            self.out.write(f"crboost run: stopped after {took} (exit status {returncode}); "
                            f"{self.failures} failure(s) above; full log {log}\n")  # fmt: skip
         self.out.flush()
 
