@@ -331,10 +331,13 @@ class Progress:
             self._report()
 
     def _loop(self) -> None:
+        # the state at the start is the baseline, not news: a run that fails before doing
+        # anything (a wrong snakemake flag on a busy machine) says only why
+        self._report(quiet=True)
         while not self._stop.wait(self.interval):
             self._report()
 
-    def _report(self) -> None:
+    def _report(self, quiet: bool = False) -> None:
         from .status import done_items
 
         parts = []
@@ -345,5 +348,6 @@ class Progress:
             parts.append(f"{job.name} {done}/{len(items)}{mark}")
         line = "crboost progress: " + ", ".join(parts)
         if line != self._last:
-            print(line, file=sys.stderr, flush=True)
+            if not quiet:
+                print(line, file=sys.stderr, flush=True)
             self._last = line
