@@ -331,13 +331,10 @@ class Progress:
             self._report()
 
     def _loop(self) -> None:
-        # the state at the start is the baseline, not news: a run that fails before doing
-        # anything (a wrong snakemake flag on a busy machine) says only why
-        self._report(quiet=True)
         while not self._stop.wait(self.interval):
             self._report()
 
-    def _report(self, quiet: bool = False) -> None:
+    def _report(self) -> None:
         from .status import done_items
 
         parts = []
@@ -348,6 +345,5 @@ class Progress:
             parts.append(f"{job.name} {done}/{len(items)}{mark}")
         line = "crboost progress: " + ", ".join(parts)
         if line != self._last:
-            if not quiet:
-                print(line, file=sys.stderr, flush=True)
+            print(line, file=sys.stderr, flush=True)
             self._last = line
