@@ -66,9 +66,9 @@ def test_adopt_relion_project(tmp_path, finished_demo):
     pipeline = read_pipeline(project / "default_pipeline.star")
     new = [p for p in pipeline.process_list()][80:]
     assert [(p.name, p.status) for p in new] == [
-        (f"External/job{n:03d}/", "Succeeded") for n in range(84, 89)
+        (f"External/job{n:03d}/", "Succeeded") for n in range(84, 90)
     ]
-    assert pipeline.counter == 89
+    assert pipeline.counter == 90
     assert not (project / "Import" / "job001" / "RELION_JOB_EXIT_FAILURE").exists()
     # the adopted job's own job.star was kept
     assert "min_dedicated         24" in (project / "Import/job001/job.star").read_text()
