@@ -62,6 +62,16 @@ def dose_value(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text}: {e}") from None
 
 
+def pixel_value(text: str) -> float:
+    """--pixel-size: a number that can be a pixel size."""
+    from .acquisition.sanity import PIXEL_SIZE
+
+    try:
+        return PIXEL_SIZE.check(text)
+    except SenseError as e:
+        raise argparse.ArgumentTypeError(f"{text}: {e}") from None
+
+
 def count_value(text: str, most: int = 1000) -> int:
     """A count of 1 to `most`."""
     try:
@@ -182,6 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--tilt-series", type=count_value, default=4, metavar="N", help="how many (default 4)"
     )
     p.add_argument("--no-run", action="store_true", help="only write the data and the config")
+    p.add_argument(
+        "--pixel-size",
+        type=pixel_value,
+        default=2.7,
+        metavar="A",
+        help="pixel size of the movies, A (default 2.7)",
+    )
     p.add_argument("--profile", default="local", help="profile for the run (default: local)")
     p.set_defaults(func=cmd_demo, leftovers="wait")
 
@@ -285,14 +302,21 @@ def run_project(
     return launch(project, profile, snakemake_args, leftovers)
 
 
-#: The demo's movies are 64x64 pixels: small tomograms, alignment and reconstruction at bin 2.
-DEMO_SETTINGS = {
-    "tools.simulate": True,
-    "resources.default": {"cpus": 1, "mem_mb": 1000, "runtime": 10},
-    "pipeline.tiltseries.params.tomo_z": 32,
-    "pipeline.align.params.angpix": 5.4,
-    "pipeline.reconstruct.params.angpix": 5.4,
-}
+def demo_settings(pixel_size: float) -> dict:
+    """The demo's movies are 128x128 pixels: small tomograms, alignment and reconstruction at
+    bin 2."""
+    from .demo import TOMO_Z
+
+    return {
+        "tools.simulate": True,
+        "resources.default": {"cpus": 1, "mem_mb": 1000, "runtime": 10},
+        "pipeline.tiltseries.params.tomo_z": TOMO_Z,
+        "pipeline.align.params.angpix": round(2 * pixel_size, 4),
+        "pipeline.reconstruct.params.angpix": round(2 * pixel_size, 4),
+    }
+
+
+DEMO_SETTINGS = demo_settings(2.7)
 
 
 def cmd_demo(args) -> int:
@@ -302,12 +326,12 @@ def cmd_demo(args) -> int:
     project = project_dir(args.project, exists=False)
     if (project / "crboost.yaml").exists():
         raise CrboostError(f"{project}/crboost.yaml: exists already; pick a new directory")
-    raw = write_demo_data(project, args.tilt_series)
+    raw = write_demo_data(project, args.tilt_series, pixel_size=args.pixel_size)
     result = init_project(
         project,
         movies=str(raw / "frames" / "*.mrc"),
         mdocs=str(raw / "mdoc" / "*.mdoc"),
-        sets=DEMO_SETTINGS,
+        sets=demo_settings(args.pixel_size),
     )
     _print_init(result)
     if args.no_run:

@@ -2,7 +2,8 @@
 """tsReconstruct driver: a tomogram (and even/odd half tomograms) of one tilt series.
 
 Per tilt series: `WarpTools ts_reconstruct` reading the upstream job's metadata
-(--input_processing, read only) and writing into this job's `warp_tiltseries/`:
+(--input_processing, read only) and writing into this job's `warp_tiltseries/` (one GPU, its own
+work queue where WarpTools has one):
 reconstruction/<ts>_<angpix>Apx.mrc, reconstruction/even|odd/ (with halfmap_frames), deconv/.
 Job level: `tomograms.star` (rlnTomoReconstructedTomogram, ...Half1/Half2, rlnTomoSizeX/Y/Z in
 unbinned pixels, rlnTomoTomogramBinning), RELION 5's reconstruct layout.
@@ -44,7 +45,8 @@ def commands(ctx: JobContext, ts: str) -> list[ToolCall]:
     for flag in ("halfmap_frames", "deconv", "dont_invert"):
         if p[flag]:
             args.append(f"--{flag}")
-    return [ToolCall("warptools", tuple(args), cwd=ctx.dir, item=ts)]
+    return [ToolCall("warptools", tuple(args), cwd=ctx.dir, item=ts, gpus=1,
+                     task_dir=f"{PROCESSING}/tasks/{ts}")]  # fmt: skip
 
 
 def run_tilt_series(ctx: JobContext, ts: str) -> None:
