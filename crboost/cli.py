@@ -147,6 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser(
+        "check",
+        help="check the set-up before a run: tools, AreTomo/IMOD in WarpTools, GPUs, data, disk",
+        description="One line per problem (cheap checks first, then the ones that start the "
+        "tools): each tool found with its version, AreTomo/IMOD inside WarpTools' environment, "
+        "GPUs visible, every data folder visible inside the container, free disk, SLURM "
+        "partitions/constraints (with --profile slurm), no other live run. Exit status 1 if "
+        "there is a problem.",
+    )
+    p.add_argument("project", metavar="PROJECT", help="project directory")
+    p.add_argument("--profile", default="local", help="local (default) or slurm")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
         "run",
         help="run or resume the project's pipeline (snakemake)",
         description="Runs snakemake on the project with a profile. Arguments after -- go to "
@@ -198,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.7,
         metavar="A",
         help="pixel size of the movies, A (default 2.7)",
+    )
+    p.add_argument(
+        "--no-datetime",
+        action="store_true",
+        help="mdocs without DateTime lines (as some acquisition tools write them)",
     )
     p.add_argument("--profile", default="local", help="profile for the run (default: local)")
     p.set_defaults(func=cmd_demo, leftovers="wait")
@@ -259,6 +277,21 @@ def _print_init(result) -> None:
 def cmd_run(args) -> int:
     project = project_dir(args.project)
     return run_project(project, args.profile, args.snakemake_args, args.leftovers)
+
+
+def cmd_check(args) -> int:
+    from .project.config import CONFIG_NAME
+    from .project.load import load_project
+    from .running.check import check_project
+
+    config = project_dir(args.project) / CONFIG_NAME
+    if not config.is_file():
+        raise CrboostError(f"{config}: no such file")
+    profile = Path(args.profile).name
+    report = check_project(load_project(config), "slurm" if "slurm" in profile else "local")
+    for line in report.lines():
+        print(line)
+    return 1 if report.problems else 0
 
 
 def cmd_status(args) -> int:
@@ -326,7 +359,9 @@ def cmd_demo(args) -> int:
     project = project_dir(args.project, exists=False)
     if (project / "crboost.yaml").exists():
         raise CrboostError(f"{project}/crboost.yaml: exists already; pick a new directory")
-    raw = write_demo_data(project, args.tilt_series, pixel_size=args.pixel_size)
+    raw = write_demo_data(
+        project, args.tilt_series, pixel_size=args.pixel_size, datetime_stamps=not args.no_datetime
+    )
     result = init_project(
         project,
         movies=str(raw / "frames" / "*.mrc"),

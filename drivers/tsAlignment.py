@@ -23,8 +23,8 @@ from crboost.running import driver
 from crboost.running.driver import DriverError, JobContext
 from crboost.tools.alignment import AlignmentError, from_aln, from_xf
 from crboost.tools.runner import ToolCall
-from crboost.tools.warpenv import program_name
 from crboost.tools.warp import WarpFormatError, movie_stem, read_tilt_series_xml, read_tomostar
+from crboost.tools.warpenv import program_name
 
 PROCESSING = "warp_tiltseries"
 

@@ -61,10 +61,17 @@ def commands(ctx: JobContext, ts: str, hand: str = "flip") -> list[ToolCall]:
     if p["fit_phase"]:
         ctf.append("--fit_phase")
     return [
-        ToolCall("warptools", ("ts_defocus_hand", *io_args(ts), HAND_FLAG[hand]), cwd=ctx.dir,
-                 item=ts),  # fmt: skip
-        ToolCall("warptools", tuple(ctf), cwd=ctx.dir, item=ts, gpus=1,
-                 task_dir=f"{PROCESSING}/tasks/{ts}"),  # fmt: skip
+        ToolCall(
+            "warptools", ("ts_defocus_hand", *io_args(ts), HAND_FLAG[hand]), cwd=ctx.dir, item=ts
+        ),  # fmt: skip
+        ToolCall(
+            "warptools",
+            tuple(ctf),
+            cwd=ctx.dir,
+            item=ts,
+            gpus=1,
+            task_dir=f"{PROCESSING}/tasks/{ts}",
+        ),  # fmt: skip
     ]
 
 
@@ -93,14 +100,18 @@ def prepare(ctx: JobContext) -> dict:
     measured = "flip" if correlation < 0 else "noflip"
     configured = ctx.params["defocus_hand"]
     decision = measured if configured == "auto" else configured
-    summary = (f"{decision} (average correlation {correlation:.3f} over {len(names)} tilt series"
-               + (f"; set by defocus_hand: {configured}" if configured != "auto" else "") + ")")
+    summary = (
+        f"{decision} (average correlation {correlation:.3f} over {len(names)} tilt series"
+        + (f"; set by defocus_hand: {configured}" if configured != "auto" else "")
+        + ")"
+    )
     if configured != "auto" and configured != measured:
         print(f"crboost: warning: defocus_hand: {configured}, but ts_defocus_hand --check says "
               f"{measured} (average correlation {correlation:.3f})", flush=True)  # fmt: skip
     print(f"defocus hand: {summary}")
     return {"defocus_hand": decision, "measured": measured, "average_correlation": correlation,
-            "tilt_series": len(names), "configured": configured, "summary": summary}  # fmt: skip
+            "tilt_series": len(names), "configured": configured, "summary": summary,
+            "status_line": f"defocus hand: {summary}"}  # fmt: skip
 
 
 def run_tilt_series(ctx: JobContext, ts: str) -> None:

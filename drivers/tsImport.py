@@ -102,7 +102,9 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
         raise DriverError(f"ts_import wrote no tomostar/{ts}.tomostar: {why[-1]}") from None
     doses = dict(zip(driver.movie_stems(table), table["rlnMicrographPreExposure"], strict=True))
     try:
-        set_tomostar_doses(path, {s: float(doses[s]) for s in map(movie_stem, tomostar["wrpMovieName"])})
+        set_tomostar_doses(
+            path, {s: float(doses[s]) for s in map(movie_stem, tomostar["wrpMovieName"])}
+        )
     except (KeyError, WarpFormatError) as e:
         raise DriverError(f"tomostar/{ts}.tomostar: cannot set the doses: {e}") from None
     kept = {movie_stem(m) for m in tomostar["wrpMovieName"]}

@@ -156,7 +156,9 @@ class ToolsConfig(_Strict):
         default_factory=lambda: WarpProgramConfig(executable="AreTomo3"),
         description="AreTomo3, as WarpTools finds it (ts_aretomo3 --exe).",
     )
-    imod: ImodConfig = Field(default_factory=ImodConfig, description="IMOD, in WarpTools' environment.")
+    imod: ImodConfig = Field(
+        default_factory=ImodConfig, description="IMOD, in WarpTools' environment."
+    )
 
 
 class Resources(_Strict):

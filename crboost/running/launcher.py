@@ -151,14 +151,17 @@ def run_options(project: Project, profile_path: Path) -> list[str]:
 
 
 def check_tools(project: Project, dry: bool) -> None:
-    """Tools the remaining work needs, found before anything starts (a dry run only warns)."""
+    """The cheap part of `crboost check` (running/check.py): tools the remaining work needs,
+    found before anything starts (a dry run only warns); little free disk is a warning."""
+    from .check import disk_problem
     from .preflight import missing_tools
 
     problems = missing_tools(project)
     if problems and not dry:
         raise CrboostError("; ".join(problems))
-    for problem in problems:
-        print(f"crboost: warning: {problem}", file=sys.stderr)
+    for problem in [*problems, disk_problem(project)]:
+        if problem:
+            print(f"crboost: warning: {problem}", file=sys.stderr)
 
 
 def print_skipped(project: Project) -> None:

@@ -32,6 +32,8 @@ class JobStatus:
     params_changed: bool
     error: str | None = None
     changes: list[str] = field(default_factory=list)
+    #: a dataset-wide decision of the job's prepare step ("status_line" of its JSON)
+    decision: str | None = None
 
 
 def project_status(project: Project, reconcile_statuses: bool = True) -> list[JobStatus]:
@@ -74,9 +76,21 @@ def project_status(project: Project, reconcile_statuses: bool = True) -> list[Jo
                 params_changed=bool(changes),
                 error=failed_lines[-1] if failed_lines and status == "Failed" else None,
                 changes=changes,
+                decision=_decision(root, job),
             )
         )
     return out
+
+
+def _decision(root: Path, job: Job) -> str | None:
+    """What the job's prepare step decided for the whole dataset, as it says it."""
+    name = getattr(job.params, "prepare_output", None)
+    if not name:
+        return None
+    try:
+        return json.loads((root / job.dir / name).read_text()).get("status_line")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _status(root: Path, job: Job, relion: str | None, alive: bool, incomplete: set[str],
@@ -209,6 +223,8 @@ def format_table(jobs: list[JobStatus], skipped: dict[str, str] | None = None) -
         )
         for change in j.changes[:5]:
             rows.append(f"{'':<14}   changed {change}")
+        if j.decision:
+            rows.append(f"{'':<14}   {j.decision}")
         if j.error:
             rows.append(f"{'':<14}   error: {j.error}")
     rows += skipped_lines(skipped or {})

@@ -158,7 +158,9 @@ class ToolRunner:
                 env["IMOD_DIR"] = imod["IMOD_DIR"]
                 env["PATH"] = imod["PREPEND_PATH"] + os.pathsep + env.get("PATH", "")
             if self.config.tools.simulate:
-                env["PATH"] = str(Path(self.executable("warptools")).parent) + os.pathsep + env["PATH"]
+                env["PATH"] = (
+                    str(Path(self.executable("warptools")).parent) + os.pathsep + env["PATH"]
+                )
             return env
         return {k: v for k, v in env.items()
                 if not k.startswith(_STRIPPED_PREFIXES) and k not in _STRIPPED}  # fmt: skip
@@ -184,7 +186,9 @@ class ToolRunner:
             try:
                 work_queue = warp_features(self).work_queue
             except ProbeFailed as e:
-                raise ToolFailed(f"{EXECUTABLES[call.tool]}: cannot tell its version: {e}") from None
+                raise ToolFailed(
+                    f"{EXECUTABLES[call.tool]}: cannot tell its version: {e}"
+                ) from None
             if work_queue:
                 extra += ["--task_dir", call.task_dir]
         return ToolCall(call.tool, (*call.args, *extra), call.cwd, call.item)

@@ -26,7 +26,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 SIM_DIR = ".crboost/simulator"
-SIM_PROGRAMS = {"bin": ("WarpTools", "AreTomo2", "AreTomo3"), "IMOD/bin": ("batchruntomo", "submfg")}
+SIM_PROGRAMS = {
+    "bin": ("WarpTools", "AreTomo2", "AreTomo3"),
+    "IMOD/bin": ("batchruntomo", "submfg"),
+}
 CACHE = ".crboost/warptools.json"
 
 
