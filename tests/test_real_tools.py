@@ -373,3 +373,55 @@ def test_d8_one_hand_for_the_dataset_shown_by_status(finished_demo):
     assert f"defocus hand: {decision['defocus_hand']}" in proc.stdout
     tomograms = starfile.read(finished_demo / "External/job006/tomograms.star")
     assert tomograms["rlnTomoHand"].nunique() == 1
+
+
+# --- stack-only sessions: recognised, with their values, and refused with a reason -------------
+
+
+def _stack_only(tmp_path):
+    from datetime import datetime
+
+    from crboost import demo
+
+    raw = tmp_path / "raw"
+    truths: list = []
+    demo.write_tilt_series(raw, "TS_01", 1, datetime(2025, 1, 1), stack_only=True, truths=truths)
+    demo.add_truths(raw, truths)
+    return raw
+
+
+def test_stack_only_session_is_recognised_by_inspect(tmp_path):
+    raw = _stack_only(tmp_path)
+    mdoc = next((raw / "mdoc").glob("*.mdoc"))
+    assert "SubFramePath = \n" in mdoc.read_text() or "SubFramePath =\n" in mdoc.read_text()
+    proc = run_cli("inspect", str(mdoc), "--json")
+    entry = __import__("json").loads(proc.stdout)["tilt_series"][0]
+    assert entry["stack_only"] and entry["tilts"] == 21 and entry["pixel_size"] == 2.7
+    assert entry["tilt_range"] == [-30.0, 30.0] and entry["dose_per_tilt"] == 3.0
+    assert "stack-only session" in entry["error"] and "not supported" in entry["error"]
+    text = run_cli("inspect", str(mdoc)).stdout
+    assert "stack-only session: pixel size 2.7 A, voltage 300.0 kV" in text
+
+
+def test_stack_only_session_is_refused_at_init(tmp_path):
+    raw = _stack_only(tmp_path)
+    proc = run_cli("init", str(tmp_path / "p"), "--movies", str(raw / "mdoc/*.mrc"),
+                   "--mdocs", str(raw / "mdoc/*.mdoc"))  # fmt: skip
+    assert proc.returncode != 0 and not (tmp_path / "p/crboost.yaml").exists()
+    assert "stack-only session (no movie saved: every SubFramePath is empty" in proc.stderr
+
+
+def test_one_missing_subframepath_is_still_a_broken_mdoc(tmp_path):
+    from crboost.acquisition.mdoc import MdocError, read_tilt_series_mdoc
+
+    raw = tmp_path / "raw"
+    from crboost.demo import write_demo_data
+
+    raw = write_demo_data(tmp_path, 1)
+    mdoc = next((raw / "mdoc").glob("*.mdoc"))
+    lines = mdoc.read_text().splitlines()
+    first = next(i for i, ln in enumerate(lines) if ln.startswith("SubFramePath"))
+    lines[first] = "SubFramePath = "
+    mdoc.write_text("\n".join(lines) + "\n")
+    with pytest.raises(MdocError, match="has no SubFramePath"):
+        read_tilt_series_mdoc(mdoc)

@@ -71,6 +71,8 @@ class TiltSeriesMdoc:
     detector_size: tuple[int, int] | None
     ordered_by: str
     warnings: list[str] = field(default_factory=list)
+    #: no movies saved (every SubFramePath empty): the tilts are only in the tilt stack
+    stack_only: bool = False
 
     @property
     def is_eer(self) -> bool:
@@ -85,8 +87,20 @@ class TiltSeriesMdoc:
         return [t.dose for t in self.tilts]
 
 
-def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
-    """Parse one tilt-series mdoc. Raises MdocError (naming the file) when it is not usable."""
+def stack_only_refusal(path: Path, stack: str | None) -> str:
+    """Why crboost does not process a stack-only session (see docs/conventions.md)."""
+    return (
+        f"{path}: stack-only session (no movie saved: every SubFramePath is empty; the tilts are "
+        f"only in the tilt stack {stack or '(ImageFile)'}): not supported, crboost processes "
+        "movies (WarpTools motion correction, per-tilt CTF, even/odd halves for denoising); "
+        "acquire with frames saved"
+    )
+
+
+def read_tilt_series_mdoc(path: str | Path, stack_only_ok: bool = False) -> TiltSeriesMdoc:
+    """Parse one tilt-series mdoc. Raises MdocError (naming the file) when it is not usable.
+    stack_only_ok: a session without movies (every SubFramePath empty) is read (for `inspect`),
+    not refused."""
     from mdocfile.data_models import MdocGlobalData, MdocSectionData
     from mdocfile.utils import find_section_entries, find_title_entries
     from pydantic import ValidationError
@@ -171,6 +185,11 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
             "(two mdocs joined, or an edited file)"
         )
 
+    subframes = [(_raw_value(lines, starts, i, "SubFramePath") or "").strip()
+                 for i in range(len(sections))]  # fmt: skip
+    stack_only = bool(sections) and not any(subframes)
+    if stack_only and not stack_only_ok:
+        raise MdocError(stack_only_refusal(path, global_data.ImageFile))
     tilts = []
     for index, s in enumerate(sections):
         if s.TiltAngle is None:
@@ -178,7 +197,9 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
         angle = sane(path, f"[ZValue = {s.ZValue}] TiltAngle", sanity.TILT_ANGLE, s.TiltAngle,
                       nan_is_missing=False)  # fmt: skip
         raw_path = _raw_value(lines, starts, index, "SubFramePath") or ""
-        if not raw_path.strip():  # mdocfile makes an empty one the path "."
+        if stack_only:  # a stand-in name per tilt: the tilt's section in the stack
+            raw_path = f"{global_data.ImageFile or path.stem}[{s.ZValue}]"
+        elif not raw_path.strip():  # mdocfile makes an empty one the path "."
             raise MdocError(
                 f"{path}: section [ZValue = {s.ZValue}] has no SubFramePath (movies not saved?)"
             )
@@ -242,6 +263,7 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
         detector_size=detector,
         ordered_by=ordered_by,
         warnings=warnings,
+        stack_only=stack_only,
     )
 
 
