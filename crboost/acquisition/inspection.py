@@ -10,7 +10,8 @@ from typing import Any
 from ..errors import CrboostError
 from .globbing import GlobTooLarge, glob_files
 from .inference import infer
-from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc, stack_only_refusal
+from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc
+from .mdoc_values import stack_only_refusal
 from .names import tilt_series_name
 
 

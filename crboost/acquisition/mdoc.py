@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import MdocError
 from . import sanity
 from .mdoc_dates import parse_mdoc_datetime
-from .mdoc_values import sane, tilt_dose, warn_odd
+from .mdoc_values import sane, stack_only_refusal, tilt_dose, warn_odd
 from .names import movie_basename
 
 # mdocfile logs every alias and unknown key as a warning; those are not problems for us.
@@ -87,20 +87,9 @@ class TiltSeriesMdoc:
         return [t.dose for t in self.tilts]
 
 
-def stack_only_refusal(path: Path, stack: str | None) -> str:
-    """Why crboost does not process a stack-only session (see docs/conventions.md)."""
-    return (
-        f"{path}: stack-only session (no movie saved: every SubFramePath is empty; the tilts are "
-        f"only in the tilt stack {stack or '(ImageFile)'}): not supported, crboost processes "
-        "movies (WarpTools motion correction, per-tilt CTF, even/odd halves for denoising); "
-        "acquire with frames saved"
-    )
-
-
 def read_tilt_series_mdoc(path: str | Path, stack_only_ok: bool = False) -> TiltSeriesMdoc:
-    """Parse one tilt-series mdoc. Raises MdocError (naming the file) when it is not usable.
-    stack_only_ok: a session without movies (every SubFramePath empty) is read (for `inspect`),
-    not refused."""
+    """Parse one tilt-series mdoc. Raises MdocError (naming the file) when it is not usable;
+    stack_only_ok: a stack-only session (no SubFramePath at all) is read, not refused."""
     from mdocfile.data_models import MdocGlobalData, MdocSectionData
     from mdocfile.utils import find_section_entries, find_title_entries
     from pydantic import ValidationError
@@ -185,9 +174,9 @@ def read_tilt_series_mdoc(path: str | Path, stack_only_ok: bool = False) -> Tilt
             "(two mdocs joined, or an edited file)"
         )
 
-    subframes = [(_raw_value(lines, starts, i, "SubFramePath") or "").strip()
-                 for i in range(len(sections))]  # fmt: skip
-    stack_only = bool(sections) and not any(subframes)
+    stack_only = bool(sections) and not any(
+        (_raw_value(lines, starts, i, "SubFramePath") or "").strip() for i in range(len(sections))
+    )
     if stack_only and not stack_only_ok:
         raise MdocError(stack_only_refusal(path, global_data.ImageFile))
     tilts = []
