@@ -119,7 +119,7 @@ def test_doc_example_job_types_run(tmp_path):
     for rule in ("exampleTiltRange_prepare", "exampleTiltRange_tilt_series", "exampleTiltRange",
                  "exampleSummary", "tsCtf_tilt_series", "job_setup"):  # fmt: skip
         assert rule in rules
-    assert "exampleSummary_tilt_series" not in rules and "tsCtf_prepare" not in rules
+    assert "exampleSummary_tilt_series" not in rules and "tsReconstruct_prepare" not in rules
 
     run(repo, "-m", "crboost.cli", "run", str(project))
     trim, summary = project / "External/job002", project / "External/job003"
