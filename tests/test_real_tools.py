@@ -276,9 +276,12 @@ def test_d16_moved_project_has_its_warp_metadata_rewritten(finished_demo, tmp_pa
     old = str(finished_demo.resolve())
     xml = next((moved / "External/job002/warp_frameseries").glob("*.xml"))
     assert f'DataDirectory="{old}' in xml.read_text()
+    results = sorted(moved.rglob("tilt_series/*.star"))
+    times = {p: p.stat().st_mtime_ns for p in results}
     proc = run_cli("run", str(moved))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "moved" in proc.stderr
+    assert {p: p.stat().st_mtime_ns for p in results} == times, "nothing re-runs after a move"
     for path in (moved / "External").rglob("warp_*/*.xml"):
         text = path.read_text(encoding="utf-8-sig")
         assert old not in text, path
