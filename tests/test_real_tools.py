@@ -132,7 +132,7 @@ def test_d5_simulated_warptools_looks_for_aretomo_on_its_path(tmp_path):
          "/host/AreTomo2"],
         cwd=tmp_path, env=env, capture_output=True, text=True)  # fmt: skip
     assert proc.returncode != 0
-    assert "not found on PATH" in proc.stderr or "File not found" in proc.stderr
+    assert "Executable '/host/AreTomo2' not found on PATH" in proc.stderr
 
 
 # --- D9, D14: settings that do not fit -------------------------------------------------------
