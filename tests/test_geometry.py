@@ -149,3 +149,18 @@ def test_defocus_and_hand_are_the_truth(finished_demo):
             )
             mean = (row["rlnDefocusU"] + row["rlnDefocusV"]) / 2
             assert mean == pytest.approx(tilt["defocus"] * 1e4, abs=300)
+
+
+def test_movie_defocus_u_minus_v_is_warps_delta(finished_demo):
+    """D6 in fsMotionAndCtf: rlnDefocusU - rlnDefocusV = the movie XML's DefocusDelta."""
+    from crboost.tools.warp import movie_stem, read_movie_xml
+
+    table = starfile.read(finished_demo / "External/job002/tilt_series/TS_02.star")
+    folder = finished_demo / "External/job002/warp_frameseries"
+    for _, row in table.iterrows():
+        meta = read_movie_xml(folder / f"{movie_stem(row['rlnMicrographMovieName'])}.xml")
+        delta = meta.defocus_delta_um * 1e4
+        assert delta != 0
+        assert row["rlnDefocusU"] - row["rlnDefocusV"] == pytest.approx(delta, abs=1.0)
+        mean = (row["rlnDefocusU"] + row["rlnDefocusV"]) / 2
+        assert mean == pytest.approx(meta.defocus_um * 1e4, abs=1.0)
