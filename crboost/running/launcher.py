@@ -140,11 +140,17 @@ def run_options(project: Project, profile_path: Path) -> list[str]:
         # a batch of tasks never asks for more than one node has (it would pend forever)
         if node.cpus:
             options += ["--cores", str(node.cpus)]
-        caps = [f"gpu={node.gpus}"] if node.gpus is not None else []
-        caps += [f"mem_mb={node.mem_mb}"] if node.mem_mb else []
-        if caps:
-            options += ["--resources", *caps]
+    caps = [f"gpu={node.gpus}"] if node is not None and node.gpus is not None else []
+    caps += [f"mem_mb={node.mem_mb}"] if node is not None and node.mem_mb else []
     profile = yaml.safe_load((profile_path / "config.yaml").read_text()) or {}
+    if profile.get("executor") != "slurm" and not any(c.startswith("gpu=") for c in caps):
+        from ..tools.gpus import visible_count
+
+        # locally, no more GPU tasks at once than there are GPUs (each leases its own)
+        count = visible_count(project.config.tools.simulate)
+        caps += [f"gpu={count}"] if count else []
+    if caps:
+        options += ["--resources", *caps]
     if profile.get("executor") == "slurm":
         options += ["--slurm-jobname-prefix", job_name_prefix(project.root)]
     return options

@@ -10,7 +10,9 @@ and 1. So:
   shared by every crboost run of this user on it), the tool sees only those
   (CUDA_VISIBLE_DEVICES) and gets --device_list 0..n-1; `crboost run` caps the GPU tasks running
   at once at the machine's GPU count (Snakemake --resources gpu=N).
-The simulator's machine has CRBOOST_SIM_GPUS GPUs (default 2).
+The simulator's machine has CRBOOST_SIM_GPUS GPUs (default 2), one such machine per project (its
+locks under the project's .crboost/simulator/, so simultaneous demo projects do not queue for
+each other's simulated GPUs).
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ from pathlib import Path
 
 #: the GPU lease lock files of this machine (one per GPU)
 LOCK_DIR = Path(os.environ.get("CRBOOST_GPU_LOCKS", f"/tmp/crboost-gpus-{os.getuid()}"))
+
+
+def visible_count(simulated: bool) -> int:
+    """How many GPUs tasks started here can use: the CUDA_VISIBLE_DEVICES ones, else the
+    machine's."""
+    given = allocated()
+    return len(given) if given is not None else len(machine_gpus(simulated))
 
 
 def logical_gpu_ids() -> list[int]:
@@ -65,7 +74,7 @@ class NoGpu(Exception):
 
 
 @contextmanager
-def lease(count: int, simulated: bool, wait: float = 5.0):
+def lease(count: int, simulated: bool, wait: float = 5.0, lock_dir: Path | None = None):
     """Yield (CUDA_VISIBLE_DEVICES value or None to keep the process's, logical ids) for a call
     that needs `count` GPUs; locally the GPUs stay leased until the call ends."""
     if count <= 0:
@@ -81,7 +90,7 @@ def lease(count: int, simulated: bool, wait: float = 5.0):
     if not gpus:
         raise NoGpu("no GPU on this machine (nvidia-smi lists none)")
     count = min(count, len(gpus))
-    folder = LOCK_DIR / ("simulated" if simulated else "machine")
+    folder = lock_dir or LOCK_DIR / ("simulated" if simulated else "machine")
     folder.mkdir(parents=True, exist_ok=True)
     held: list[tuple[str, object]] = []
     try:

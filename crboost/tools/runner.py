@@ -203,7 +203,9 @@ class ToolRunner:
             print(f"$ (cd {shlex.quote(call.cwd)} && {shlex.join(self.argv(call))})", flush=True)
             return ToolResult("", "")
         try:
-            with lease(call.gpus, self.config.tools.simulate) as (cuda, ids):
+            simulated = self.config.tools.simulate
+            locks = self.root / ".crboost/simulator/gpus" if simulated else None
+            with lease(call.gpus, simulated, 0.5 if simulated else 5.0, locks) as (cuda, ids):
                 full = self.with_run_options(call, ids)
                 return self._execute(full, cuda)
         except NoGpu as e:
