@@ -444,3 +444,34 @@ def test_d10_local_runs_cap_gpu_tasks_at_the_gpu_count(demo_project, monkeypatch
     options = run_options(project, profile_dir("local"))
     assert "gpu=1" in options
     assert "--resources" not in run_options(project, profile_dir("slurm"))
+
+
+def test_d13_mdoc_doses_that_vary_reach_warp(tmp_path):
+    """Tilts of different doses: Warp's ts_import would give rank x tilt_exposure; the
+    .tomostar Warp weights with gets the STAR's (the mdoc's) doses."""
+    import re
+
+    from crboost.tools.warp import movie_stem, read_tomostar
+
+    project = tmp_path / "p"
+    run_cli("demo", str(project), "--tilt-series", "1", "--no-run", check=True)
+    mdoc = next((project / "raw/mdoc").glob("*.mdoc"))
+    count = iter(range(1000))
+
+    def dose(match):
+        value = 2.0 + 0.25 * (next(count) % 5)
+        return f"ExposureDose = {value}\n" if match.group(1) == "ExposureDose" else (
+            f"FrameDosesAndNumber = {value / 4:g} 4\n")  # fmt: skip
+
+    text = re.sub(r"(ExposureDose|FrameDosesAndNumber) = [^\n]*\n", dose, mdoc.read_text())
+    mdoc.write_text(re.sub(r"PriorRecordDose = [^\n]*\n", "", text))
+    proc = run_cli("run", str(project), "--", "--until", "tsImport")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = starfile.read(project / "External/job003/tilt_series/TS_01.star")
+    star = dict(zip(map(movie_stem, table["rlnMicrographMovieName"]),
+                    table["rlnMicrographPreExposure"], strict=True))  # fmt: skip
+    ranked = sorted(star.values())
+    assert ranked != [3.0 * i for i in range(len(ranked))], "the doses do not vary"
+    tomostar = read_tomostar(project / "External/job003/tomostar/TS_01.tomostar")
+    warp = dict(zip(map(movie_stem, tomostar["wrpMovieName"]), tomostar["wrpDose"], strict=True))
+    assert {s: pytest.approx(star[s]) for s in warp} == {s: float(d) for s, d in warp.items()}
