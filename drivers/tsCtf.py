@@ -6,7 +6,10 @@ job's tilt series (the aligned XMLs read from the upstream job, saved into this 
 `hand_check/`, never upstream), its average correlation and the decision recorded in
 `defocus_hand.json`: with defocus_hand: auto, 'flip' when the correlation is negative, else
 'no flip' (Warp's own rule, DefocusHandTiltseries.cs); flip/noflip as configured (the check's
-verdict is recorded next to it, and a disagreement printed).
+verdict is recorded next to it, and a disagreement printed). When tilt series are added later,
+the check runs again over all of them but the earlier automatic decision is kept (a copy in
+`hand_check/decision.json`): the tilt series done with it are not redone (the prepare output is
+an `ancient` input of the items), and the dataset keeps one hand.
 Per tilt series: the aligned tilt series' XML is copied from the upstream job into this job's
 `warp_tiltseries/` (the upstream file is never touched), then, with --input_processing and
 --output_processing both set to this job's folder: `ts_defocus_hand --set_flip` or
@@ -20,6 +23,7 @@ By hand:  cd External/jobNNN && crboost driver tsCtf --ts TS_01 [--print-command
 
 from __future__ import annotations
 
+import json
 import re
 
 import pandas as pd
@@ -33,6 +37,8 @@ from crboost.tools.warp import WarpFormatError, movie_stem, read_tilt_series_xml
 PROCESSING = "warp_tiltseries"
 HAND_FLAG = {"flip": "--set_flip", "noflip": "--set_noflip"}
 CHECK_DIR = "hand_check"
+#: the last decision, kept next to the evidence (the prepare output is re-made on each run)
+DECISION = f"{CHECK_DIR}/decision.json"
 
 
 def io_args(ts: str) -> list[str]:
@@ -100,18 +106,40 @@ def prepare(ctx: JobContext) -> dict:
     measured = "flip" if correlation < 0 else "noflip"
     configured = ctx.params["defocus_hand"]
     decision = measured if configured == "auto" else configured
+    kept = _kept_decision(ctx, names, configured)
+    if kept and kept != measured:
+        print(f"crboost: warning: ts_defocus_hand --check now says {measured} (average "
+              f"correlation {correlation:.3f}); the dataset keeps {kept}, with which its tilt "
+              "series were done (to decide again, delete this job's tilt_series/)", flush=True)  # fmt: skip
+    decision = kept or decision
     summary = (
         f"{decision} (average correlation {correlation:.3f} over {len(names)} tilt series"
         + (f"; set by defocus_hand: {configured}" if configured != "auto" else "")
+        + ("; kept from the earlier decision" if kept else "")
         + ")"
     )
     if configured != "auto" and configured != measured:
         print(f"crboost: warning: defocus_hand: {configured}, but ts_defocus_hand --check says "
               f"{measured} (average correlation {correlation:.3f})", flush=True)  # fmt: skip
     print(f"defocus hand: {summary}")
-    return {"defocus_hand": decision, "measured": measured, "average_correlation": correlation,
-            "tilt_series": len(names), "configured": configured, "summary": summary,
-            "status_line": f"defocus hand: {summary}"}  # fmt: skip
+    result = {"defocus_hand": decision, "measured": measured, "average_correlation": correlation,
+              "tilt_series": len(names), "configured": configured, "summary": summary,
+              "status_line": f"defocus hand: {summary}"}  # fmt: skip
+    (ctx.root / ctx.path(DECISION)).write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def _kept_decision(ctx: JobContext, names: list[str], configured: str) -> str | None:
+    """The earlier automatic decision, while tilt series done with it remain (a tilt series
+    added later must not give the dataset two hands)."""
+    try:
+        previous = json.loads((ctx.root / ctx.path(DECISION)).read_text())
+    except (OSError, ValueError):
+        return None
+    done = [ts for ts in names if (ctx.root / ctx.path("tilt_series", f"{ts}.star")).exists()]
+    if configured == "auto" and previous.get("configured") == "auto" and done:
+        return previous.get("defocus_hand")
+    return None
 
 
 def run_tilt_series(ctx: JobContext, ts: str) -> None:

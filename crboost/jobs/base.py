@@ -96,6 +96,10 @@ class JobParams(BaseModel):
     #: function into this file (relative to the job dir), which every per-item task reads.
     #: None: no such step.
     prepare_output: ClassVar[str | None] = None
+    #: True: items already done keep their result when the prepare step runs again (new
+    #: upstream items): the prepare output is an `ancient` input of the items, and the driver
+    #: keeps its earlier decision for them (tsCtf's defocus hand). False: every item re-runs.
+    prepare_keeps_done_items: ClassVar[bool] = False
 
     def check_upstream(self, chain: list[tuple[str, JobParams]]) -> str | None:
         """Why these params cannot work with the jobs upstream ((name, params), nearest first),

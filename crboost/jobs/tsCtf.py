@@ -27,6 +27,8 @@ class TsCtfParams(JobParams):
     )
     #: one defocus handedness for the whole dataset, decided once all tilt series are aligned
     prepare_output: ClassVar[str | None] = "defocus_hand.json"
+    #: a tilt series added later gets the dataset's recorded hand; the others are not redone
+    prepare_keeps_done_items: ClassVar[bool] = True
 
     pixel_size: float
     voltage: float

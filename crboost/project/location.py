@@ -101,6 +101,9 @@ def relocate(root: Path) -> int:
                 bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
                 tmp = xml.with_name(f".{xml.name}.tmp{os.getpid()}")
                 tmp.write_bytes(bom + fixed.encode())
+                # the same result at its new place: keep its times (nothing re-runs for it)
+                times = xml.stat()
+                os.utime(tmp, ns=(times.st_atime_ns, times.st_mtime_ns))
                 os.replace(tmp, xml)
                 changed += 1
     if old or recorded_root(root) is None:
