@@ -136,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mdocs", required=True, metavar="GLOB", help="glob of the tilt-series mdocs")
     p.add_argument("--gain", metavar="FILE", help="gain reference")
     p.add_argument(
+        "--template",
+        metavar="MRC",
+        help="template for template matching (the tomograms' voxel size and contrast): the "
+        "pipeline goes on to denoising, matching, candidates and an average",
+    )
+    p.add_argument("--mask", metavar="MRC", help="mask of the template (same box)")
+    p.add_argument(
         "--set",
         action="append",
         default=[],
@@ -217,6 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="mdocs without DateTime lines (as some acquisition tools write them)",
     )
+    p.add_argument(
+        "--to",
+        choices=("tomograms", "particles"),
+        default="tomograms",
+        help="how far the pipeline goes: tomograms (default), or particles (denoising, "
+        "template matching with a template of the demo's particle, candidates, an average)",
+    )
     p.add_argument("--profile", default="local", help="profile for the run (default: local)")
     p.set_defaults(func=cmd_demo, leftovers="wait")
 
@@ -252,8 +266,9 @@ def cmd_init(args) -> int:
 
     project = project_dir(args.project, exists=False)
     result = init_project(
-        project, args.movies, args.mdocs, args.gain, parse_set(args.set), args.force
-    )
+        project, args.movies, args.mdocs, args.gain, parse_set(args.set), args.force,
+        template=args.template, mask=args.mask,
+    )  # fmt: skip
     _print_init(result)
     return 0
 
@@ -280,18 +295,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .project.config import CONFIG_NAME
-    from .project.load import load_project
-    from .running.check import check_project
+    from .running.check import run_check
 
-    config = project_dir(args.project) / CONFIG_NAME
-    if not config.is_file():
-        raise CrboostError(f"{config}: no such file")
-    profile = Path(args.profile).name
-    report = check_project(load_project(config), "slurm" if "slurm" in profile else "local")
-    for line in report.lines():
-        print(line)
-    return 1 if report.problems else 0
+    return run_check(project_dir(args.project), args.profile)
 
 
 def cmd_status(args) -> int:
@@ -335,25 +341,8 @@ def run_project(
     return launch(project, profile, snakemake_args, leftovers)
 
 
-def demo_settings(pixel_size: float) -> dict:
-    """The demo's movies are 128x128 pixels: small tomograms, alignment and reconstruction at
-    bin 2."""
-    from .demo import TOMO_Z
-
-    return {
-        "tools.simulate": True,
-        "resources.default": {"cpus": 1, "mem_mb": 1000, "runtime": 10},
-        "pipeline.tiltseries.params.tomo_z": TOMO_Z,
-        "pipeline.align.params.angpix": round(2 * pixel_size, 4),
-        "pipeline.reconstruct.params.angpix": round(2 * pixel_size, 4),
-    }
-
-
-DEMO_SETTINGS = demo_settings(2.7)
-
-
 def cmd_demo(args) -> int:
-    from .demo import write_demo_data
+    from .demo import DEMO_PARTICLE_SETTINGS, demo_settings, write_demo_data
     from .project.init import init_project
 
     project = project_dir(args.project, exists=False)
@@ -362,11 +351,20 @@ def cmd_demo(args) -> int:
     raw = write_demo_data(
         project, args.tilt_series, pixel_size=args.pixel_size, datetime_stamps=not args.no_datetime
     )
+    sets, template, mask = demo_settings(args.pixel_size), None, None
+    if args.to == "particles":
+        from .demo import write_template
+
+        voxel = round(2 * args.pixel_size, 4)
+        template, mask = (str(p) for p in write_template(project / "templates", voxel))
+        sets.update(DEMO_PARTICLE_SETTINGS)
     result = init_project(
         project,
         movies=str(raw / "frames" / "*.mrc"),
         mdocs=str(raw / "mdoc" / "*.mdoc"),
-        sets=demo_settings(args.pixel_size),
+        sets=sets,
+        template=template,
+        mask=mask,
     )
     _print_init(result)
     if args.no_run:

@@ -32,6 +32,35 @@ VOLTAGE = 300
 TOMO_Z = 64
 
 
+def demo_settings(pixel_size: float = PIXEL_SIZE) -> dict:
+    """The demo project's settings: the simulator; the movies are 128x128 pixels, so small
+    tomograms, alignment and reconstruction at bin 2."""
+    return {
+        "tools.simulate": True,
+        "resources.default": {"cpus": 1, "mem_mb": 1000, "runtime": 10},
+        "pipeline.tiltseries.params.tomo_z": TOMO_Z,
+        "pipeline.align.params.angpix": round(2 * pixel_size, 4),
+        "pipeline.reconstruct.params.angpix": round(2 * pixel_size, 4),
+    }
+
+
+DEMO_SETTINGS = demo_settings()
+#: `crboost demo --to particles`: tool settings sized for the demo's tomograms; tiny cryoCARE
+#: training, a coarse angular search. Candidates: the best peaks of each tomogram (manual cut-off
+#: 0, at most 8), not pytom's false-positive estimate, which on tomograms this small keeps nothing
+#: and leaves nothing to average.
+DEMO_PARTICLE_SETTINGS = {
+    "pipeline.denoisetrain.params": {"subvolume_dimensions": 8, "number_training_subvolumes": 20,
+                                     "epochs": 1, "steps_per_epoch": 2, "batch_size": 2},
+    "pipeline.denoise.params.n_tiles": [1, 1, 1],
+    "pipeline.match.params.angular_search": 30,
+    "pipeline.candidates.params": {"particle_diameter": 65, "max_num_particles": 8,
+                                   "cutoff_method": "manual", "cc_threshold": 0.0},
+    "pipeline.subtomo.params": {"box_size": 12, "crop_size": 10, "binning": 2},
+    "pipeline.average.params": {"box_size": 12, "crop_size": 10, "binning": 2},
+}  # fmt: skip
+
+
 def dose_symmetric_angles(
     max_angle: float = 30.0, step: float = 3.0, group: int = 2
 ) -> list[float]:
@@ -183,3 +212,22 @@ def write_demo_data(
                           datetime_stamps=datetime_stamps, truths=truths)  # fmt: skip
     add_truths(raw, truths)
     return raw
+
+
+def write_template(
+    folder: Path, voxel: float, box: int = 12, white: bool = True
+) -> tuple[Path, Path]:
+    """templates/particle.mrc (white density, as WarpTools' reconstructions show it) and a
+    spherical mask; returns their paths."""
+    import mrcfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    data = phantom.particle_map(box, voxel) * (1 if white else -1)
+    grid = np.indices((box, box, box)) - box // 2
+    mask = ((grid**2).sum(axis=0) <= (box // 2 - 1) ** 2).astype(np.float32)
+    paths = (folder / "particle.mrc", folder / "particle_mask.mrc")
+    for path, volume in zip(paths, (data, mask), strict=True):
+        with mrcfile.new(path, overwrite=True) as mrc:
+            mrc.set_data(volume)
+            mrc.voxel_size = voxel
+    return paths

@@ -5,8 +5,11 @@ Per tilt series: `WarpTools ts_reconstruct` reading the upstream job's metadata
 (--input_processing, read only) and writing into this job's `warp_tiltseries/` (one GPU, its own
 work queue where WarpTools has one):
 reconstruction/<ts>_<angpix>Apx.mrc, reconstruction/even|odd/ (with halfmap_frames), deconv/.
-Job level: `tomograms.star` (rlnTomoReconstructedTomogram, ...Half1/Half2, rlnTomoSizeX/Y/Z in
-unbinned pixels, rlnTomoTomogramBinning), RELION 5's reconstruct layout.
+Each tomogram is also linked under RELION's names, `tomograms/rec_<ts>.mrc` and
+`rec_<ts>_half1.mrc`/`_half2.mrc` (RELION's Denoise job only round-trips these names,
+relion-consumes.md F1; crboost's later jobs find tomograms by them, crboost/running/tomograms.py).
+Job level: `tomograms.star` (rlnTomoReconstructedTomogram, ...Half1/Half2 -> those links,
+rlnTomoSizeX/Y/Z in unbinned pixels, rlnTomoTomogramBinning), RELION 5's reconstruct layout.
 
 By hand:  cd External/jobNNN && crboost driver tsReconstruct --ts TS_01 [--print-commands]
 """
@@ -20,6 +23,7 @@ import pandas as pd
 from crboost.jobs.tsReconstruct import TsReconstructParams as Params
 from crboost.running import driver
 from crboost.running.driver import DriverError, JobContext
+from crboost.running.tomograms import link_into, rec_name
 from crboost.tools.runner import ToolCall
 
 PROCESSING = "warp_tiltseries"
@@ -53,7 +57,9 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
     table = driver.read_tilt_series(ctx.upstream_ts_star(ts), ts)
     driver.carry_tilt_series_state(ctx)
     driver.clear_previous(
-        ctx, [Path(tomogram(ctx, ts, half)) for half in ("", "even", "odd", "deconv")]
+        ctx,
+        [Path(tomogram(ctx, ts, half)) for half in ("", "even", "odd", "deconv")]
+        + [ctx.path("tomograms", rec_name(ts, half)) for half in (None, 1, 2)],
     )
     if not driver.run_calls(ctx, commands(ctx, ts)):
         return
@@ -61,6 +67,10 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
     if ctx.params["halfmap_frames"]:
         expected += [tomogram(ctx, ts, "even"), tomogram(ctx, ts, "odd")]
     driver.check_files(ctx, [ctx.root / e for e in expected], "ts_reconstruct")
+    link_into(ctx, rec_name(ts), Path(tomogram(ctx, ts)))
+    if ctx.params["halfmap_frames"]:
+        link_into(ctx, rec_name(ts, 1), Path(tomogram(ctx, ts, "even")))
+        link_into(ctx, rec_name(ts, 2), Path(tomogram(ctx, ts, "odd")))
     driver.write_tilt_series(ctx, ts, table)
 
 
@@ -85,14 +95,15 @@ def gather(ctx: JobContext) -> None:
         table["rlnTomoSizeX"] = [s[0] for s in sizes]
         table["rlnTomoSizeY"] = [s[1] for s in sizes]
         table["rlnTomoSizeZ"] = [s[2] for s in sizes]
-        table["rlnTomoReconstructedTomogram"] = [tomogram(ctx, ts) for ts in table["rlnTomoName"]]
+        names = list(table["rlnTomoName"])
+        table["rlnTomoReconstructedTomogram"] = [
+            str(ctx.path("tomograms", rec_name(ts))) for ts in names
+        ]
         if p["halfmap_frames"]:
-            table["rlnTomoReconstructedTomogramHalf1"] = [
-                tomogram(ctx, ts, "even") for ts in table["rlnTomoName"]
-            ]
-            table["rlnTomoReconstructedTomogramHalf2"] = [
-                tomogram(ctx, ts, "odd") for ts in table["rlnTomoName"]
-            ]
+            for half in (1, 2):
+                table[f"rlnTomoReconstructedTomogramHalf{half}"] = [
+                    str(ctx.path("tomograms", rec_name(ts, half))) for ts in names
+                ]
         return table
 
     driver.gather(ctx, Params.output_star, Params.output_node_label, update)

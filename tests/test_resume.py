@@ -80,7 +80,10 @@ def test_b_added_job_runs_alone_in_a_new_dir(tmp_path, finished_demo):
     )
     assert [p for p in before if p.parts[-2:] == ("job006", "job.star")]
     tomograms = (project / "External/job007/tomograms.star").read_text()
-    assert "TS_01_10.80Apx.mrc" in tomograms
+    # tomograms.star names RELION's link, which points at WarpTools' 10.8 A/px reconstruction
+    assert "External/job007/tomograms/rec_TS_01.mrc" in tomograms
+    link = project / "External/job007/tomograms/rec_TS_01.mrc"
+    assert link.resolve().name == "TS_01_10.80Apx.mrc"
     all_succeeded(project)
     names = [p.name for p in read_pipeline(project / "default_pipeline.star").process_list()]
     assert names[-1] == "External/job007/" and len(names) == 7

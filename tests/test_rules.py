@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import yaml
 from conftest import REPO
 from dryrun_plan import VARIANTS, dry_run_plan, make_project, recorded_metadata
 
@@ -50,9 +51,20 @@ def test_list_rules_names_each_types_rules(demo_project):
         cwd=REPO, capture_output=True, text=True, check=True,
     )  # fmt: skip
     expected = {"all", "job_setup"}
-    for name in JOB_TYPES:
-        expected |= {name, f"{name}_tilt_series"}
+    used = {
+        job["type"]
+        for job in yaml.safe_load((demo_project / "crboost.yaml").read_text())["pipeline"]
+    }
+    for name, cls in JOB_TYPES.items():
+        if name not in used:  # only the types the pipeline uses get rules
+            continue
+        expected.add(name)
+        if cls.per_item():
+            expected.add(f"{name}_tilt_series")
+        if cls.prepare_output:
+            expected.add(f"{name}_prepare")
     assert set(proc.stdout.split()) == expected
+    assert "tsReconstruct_tilt_series" in expected and "denoisetrain" not in expected
 
 
 def test_declarations_that_do_not_fit_are_refused():

@@ -19,6 +19,12 @@ REGISTRY: tuple[str, ...] = (
     "tsAlignment",
     "tsCtf",
     "tsReconstruct",
+    "denoisetrain",
+    "denoisepredict",
+    "templatematching",
+    "tmextractcand",
+    "subtomoExtraction",
+    "reconstructParticle",
 )
 
 
@@ -51,4 +57,15 @@ DEFAULT_PIPELINE: list[tuple[str, str]] = [
     ("reconstruct", "tsReconstruct"),
 ]
 
-__all__ = ["DEFAULT_PIPELINE", "JOB_TYPES", "REGISTRY", "JobParams"]
+#: What `crboost init --template T --mask M` (and `crboost demo --to particles`) add after the
+#: default pipeline: from tomograms to candidates and a first average.
+PARTICLE_PIPELINE: list[tuple[str, str]] = [
+    ("denoisetrain", "denoisetrain"),
+    ("denoise", "denoisepredict"),
+    ("match", "templatematching"),
+    ("candidates", "tmextractcand"),
+    ("subtomo", "subtomoExtraction"),
+    ("average", "reconstructParticle"),
+]
+
+__all__ = ["DEFAULT_PIPELINE", "JOB_TYPES", "PARTICLE_PIPELINE", "REGISTRY", "JobParams"]

@@ -100,6 +100,10 @@ class JobParams(BaseModel):
     #: upstream items): the prepare output is an `ancient` input of the items, and the driver
     #: keeps its earlier decision for them (tsCtf's defocus hand). False: every item re-runs.
     prepare_keeps_done_items: ClassVar[bool] = False
+    #: The per-item tasks read the upstream job's job-level files (its STAR with every item's
+    #: row, e.g. the tomograms.star rows a RELION program needs) rather than the same item of
+    #: it: they wait for the whole upstream job.
+    items_read_upstream_job: ClassVar[bool] = False
 
     def check_upstream(self, chain: list[tuple[str, JobParams]]) -> str | None:
         """Why these params cannot work with the jobs upstream ((name, params), nearest first),
@@ -120,6 +124,8 @@ class JobParams(BaseModel):
             raise TypeError(f"{where}: a prepare step needs per-item tasks to prepare for")
         if cls.item_params and not cls.per_item():
             raise TypeError(f"{where}: item_params need per-item tasks")
+        if cls.items_read_upstream_job and not (cls.per_item() and cls.accepts):
+            raise TypeError(f"{where}: items_read_upstream_job needs per-item tasks and an input")
         for name in (cls.output_star, *cls.extra_outputs, cls.prepare_output or "x"):
             if name.startswith("/") or ".." in name.split("/") or name.startswith("tilt_series/"):
                 raise TypeError(f"{where}: {name!r} must be a file inside the job dir")

@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from ..acquisition.names import star_problem
 from ..acquisition.sanity import DOSE_PER_TILT, PIXEL_SIZE, TILT_AXIS, VOLTAGE
@@ -95,10 +101,15 @@ class AcquisitionConfig(_Strict):
 
 
 class ToolConfig(_Strict):
-    """How to run one tool: a container image, or an executable on PATH / an absolute path."""
+    """How to run one tool: a container image, or an executable on PATH / an absolute path.
+    Tools made of several programs (cryoCARE, pytom-match-pick, RELION) take `path`: the
+    directory holding their programs (e.g. the bin/ of the tool's own Python environment)."""
 
     container: str | None = Field(None, description="Apptainer/Singularity image (.sif).")
     executable: str | None = Field(None, description="Executable name or path.")
+    path: str | None = Field(
+        None, description="Directory holding the tool's programs (default: found on PATH)."
+    )
 
 
 class WarpProgramConfig(_Strict):
@@ -136,10 +147,15 @@ class ImodConfig(_Strict):
 
 
 class ToolsConfig(_Strict):
-    simulate: bool = Field(
+    simulate: bool | list[str] = Field(
         False,
-        description="Use crboost's tool SIMULATOR instead of the real tools (demo and tests only).",
+        description="Use crboost's tool SIMULATOR instead of the real tools (demo and tests "
+        "only): true for all, or a list of the tools to simulate.",
     )
+
+    def simulated(self, tool: str) -> bool:
+        return self.simulate is True or (isinstance(self.simulate, list) and tool in self.simulate)
+
     container_runtime: Literal["apptainer", "singularity"] = Field(
         "apptainer", description="Program that runs container images."
     )
@@ -159,6 +175,40 @@ class ToolsConfig(_Strict):
     imod: ImodConfig = Field(
         default_factory=ImodConfig, description="IMOD, in WarpTools' environment."
     )
+    cryocare: ToolConfig = Field(
+        default_factory=ToolConfig,
+        description="cryoCARE 0.3 (cryoCARE_extract_train_data.py, _train.py, _predict.py).",
+    )
+    pytom: ToolConfig = Field(
+        default_factory=ToolConfig,
+        description="pytom-match-pick (pytom_match_template.py, pytom_extract_candidates.py).",
+    )
+    relion: ToolConfig = Field(
+        default_factory=ToolConfig,
+        description="RELION 5 (relion_tomo_subtomo, relion_tomo_reconstruct_particle).",
+    )
+
+    @field_validator("simulate")
+    @classmethod
+    def _known_tools(cls, value: bool | list[str]) -> bool | list[str]:
+        if isinstance(value, list):
+            # (AreTomo and IMOD run in WarpTools' environment: simulated with it)
+            kinds = (ToolConfig, WarpProgramConfig)
+            known = [n for n, f in cls.model_fields.items() if f.annotation in kinds]
+            unknown = [v for v in value if v not in known]
+            if unknown:
+                raise ValueError(f"unknown tool {unknown[0]!r} (tools: {', '.join(known)})")
+        return value
+
+    @field_validator("cryocare", "pytom", "relion")
+    @classmethod
+    def _programs_not_executables(cls, value: ToolConfig) -> ToolConfig:
+        if value.executable:
+            raise ValueError(
+                "this tool has several programs: give the directory holding them as path "
+                "(or a container image), not executable"
+            )
+        return value
 
 
 class Resources(_Strict):

@@ -17,7 +17,7 @@ from ..acquisition.inference import Inferred, infer
 from ..acquisition.manifest import Manifest, load_manifest
 from ..acquisition.sanity import DOSE_PER_TILT, checked
 from ..errors import ConfigError
-from ..jobs import DEFAULT_PIPELINE
+from ..jobs import DEFAULT_PIPELINE, PARTICLE_PIPELINE
 from ..relion.pipeline import PIPELINE_FILE, Pipeline, read_pipeline
 from .adopt import mark_done, plan_adoption
 from .config import CONFIG_NAME, DataConfig, parse_config, set_dotted
@@ -70,12 +70,22 @@ def portable_glob(pattern: str, root: Path, cwd: Path) -> str:
     return absolute if rel.startswith("..") else rel
 
 
-def initial_config(movies: str, mdocs: str, gain: str | None) -> dict[str, Any]:
+def initial_config(
+    movies: str, mdocs: str, gain: str | None, template: str | None = None, mask: str | None = None
+) -> dict[str, Any]:
+    """The default pipeline; with a template and mask, on to candidates and an average."""
+    pipeline = [{"name": name, "type": type_name} for name, type_name in DEFAULT_PIPELINE]
+    if template is not None:
+        for name, type_name in PARTICLE_PIPELINE:
+            entry: dict[str, Any] = {"name": name, "type": type_name}
+            if type_name == "templatematching":
+                entry["params"] = {"template": template, "mask": mask}
+            pipeline.append(entry)
     return {
         "data": {"movies": movies, "mdocs": mdocs, "gain_reference": gain},
         "microscope": {},
         "acquisition": {},
-        "pipeline": [{"name": name, "type": type_name} for name, type_name in DEFAULT_PIPELINE],
+        "pipeline": pipeline,
     }
 
 
@@ -87,6 +97,8 @@ def init_project(
     sets: dict[str, Any] | None = None,
     force: bool = False,
     cwd: str | Path | None = None,
+    template: str | None = None,
+    mask: str | None = None,
 ) -> InitResult:
     root = Path(project).resolve()
     cwd = Path(cwd or os.getcwd()).resolve()
@@ -98,7 +110,17 @@ def init_project(
         if not gain_path.is_file():
             raise ConfigError(f"--gain {gain}: no such file")
         gain = portable_glob(str(gain_path), root, cwd)
-    data = initial_config(portable_glob(movies, root, cwd), portable_glob(mdocs, root, cwd), gain)
+    if (template is None) != (mask is None):
+        raise ConfigError("--template and --mask: give both (pytom matches with a mask) or neither")
+    inputs = {}
+    for key, value in (("template", template), ("mask", mask)):
+        if value is not None:
+            path = Path(value) if os.path.isabs(value) else cwd / value
+            if not path.is_file():
+                raise ConfigError(f"--{key} {value}: no such file")
+            inputs[key] = portable_glob(str(path), root, cwd)
+    data = initial_config(portable_glob(movies, root, cwd), portable_glob(mdocs, root, cwd), gain,
+                          inputs.get("template"), inputs.get("mask"))  # fmt: skip
     sets = sets or {}
     for key, value in sets.items():
         _apply_set(data, key, value)
@@ -148,7 +170,9 @@ def init_project(
     if adopted or explicit:
         data["adopt"] = {**explicit, **adopted}
     config = parse_config(copy.deepcopy(data), CONFIG_NAME)
-    build_jobs(config, existing)
+    jobs, counter = build_jobs(config, existing)
+    if template is not None:
+        _check_particle_jobs(root, config, jobs, counter, manifest)
     text = render_config(data, notes)
     parse_config(yaml.safe_load(text), CONFIG_NAME)  # what is written must read back
 
@@ -158,6 +182,18 @@ def init_project(
     record_root(root)
     done = mark_done(load_project(config_path)) if data.get("adopt") else []
     return InitResult(config_path, manifest, inferred, data.get("adopt", {}), done)
+
+
+def _check_particle_jobs(root: Path, config, jobs, counter: int, manifest: Manifest) -> None:
+    """The template and mask against the tomograms the pipeline will make, and the rest of
+    what a run would refuse at its start (running/jobpreflight.py), before anything is written."""
+    from ..running.jobpreflight import problems_of
+    from .load import Project
+
+    project = Project(root, root / CONFIG_NAME, config, jobs, manifest, counter)
+    problems = [p for job in jobs for p in problems_of(project, job)]
+    if problems:
+        raise ConfigError(problems[0])
 
 
 def _apply_set(data: dict[str, Any], key: str, value: Any) -> None:

@@ -66,6 +66,12 @@ class Job:
         file, or the job's STAR file when this job works on the whole job at once."""
         return self.ts_star(ts) if self.cls.per_item() else self.output_star
 
+    def input_of_item(self, ts: str) -> str:
+        """What this job's per-item task reads of its upstream job for one item."""
+        if self.cls.items_read_upstream_job:
+            return self.upstream.output_star
+        return self.upstream.item_input(ts)
+
     @property
     def prepared(self) -> str | None:
         """The file the job's prepare step writes, if the type has one."""

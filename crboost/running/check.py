@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..project.load import Project
 from ..tools.runner import ToolCall, ToolRunner
@@ -35,6 +36,22 @@ class Report:
 
     def lines(self) -> list[str]:
         return [f"ok: {line}" for line in self.ok] + [f"problem: {p}" for p in self.problems]
+
+
+def run_check(root: Path, profile: str) -> int:
+    """`crboost check`: the report's lines on stdout; 1 if there is a problem."""
+    from ..errors import CrboostError
+    from ..project.config import CONFIG_NAME
+    from ..project.load import load_project
+
+    config = root / CONFIG_NAME
+    if not config.is_file():
+        raise CrboostError(f"{config}: no such file")
+    kind = "slurm" if "slurm" in Path(profile).name else "local"
+    report = check_project(load_project(config), kind)
+    for line in report.lines():
+        print(line)
+    return 1 if report.problems else 0
 
 
 def cheap_problems(project: Project, profile: str = "local") -> list[str]:
@@ -135,7 +152,7 @@ def _warptools(project: Project, runner: ToolRunner, report: Report) -> None:
 
 def _where(project: Project) -> str:
     tools = project.config.tools
-    if tools.simulate:
+    if tools.simulated("warptools"):
         return "(SIMULATOR)"
     if tools.warptools.container:
         return f"in {tools.warptools.container}"
@@ -150,7 +167,7 @@ def _in_warp_env(runner: ToolRunner, command: str) -> subprocess.CompletedProces
     """A shell command in WarpTools' environment (its image, or this machine with IMOD's PATH)."""
     config = runner.config
     call = ToolCall("warptools", ())
-    if config.tools.warptools.container and not config.tools.simulate:
+    if config.tools.warptools.container and not config.tools.simulated("warptools"):
         argv = runner.argv(call)
         image_at = argv.index(config.tools.warptools.container)
         argv = [*argv[: image_at + 1], "sh", "-c", command]
@@ -214,12 +231,12 @@ def _gpus(project: Project, runner: ToolRunner, report: Report, profile: str) ->
         report.ok.append("GPUs: on the compute nodes (not checked from here)")
         return
     tools = project.config.tools
-    if tools.warptools.container and not tools.simulate:
+    if tools.warptools.container and not tools.simulated("warptools"):
         proc = _in_warp_env(runner, "nvidia-smi -L")
         count = sum(1 for ln in proc.stdout.splitlines() if ln.startswith("GPU "))
     else:
         given = allocated()
-        count = len(given) if given is not None else len(machine_gpus(tools.simulate))
+        count = len(given) if given is not None else len(machine_gpus(tools.simulated("warptools")))
     if count == 0:
         report.problems.append(f"no GPU visible {_where(project)} (nvidia-smi), but "
                                f"{', '.join(jobs)} need one")  # fmt: skip
@@ -231,7 +248,7 @@ def _data_visible(project: Project, runner: ToolRunner, report: Report) -> None:
     """Every folder the tools read raw data from, as the tool will see it."""
     folders = _data_folders(project)
     tools = project.config.tools
-    if tools.warptools.container and not tools.simulate:
+    if tools.warptools.container and not tools.simulated("warptools"):
         proc = _in_warp_env(runner, "ls -d " + " ".join(shlex_quote(f) for f in folders))
         unseen = [f for f in folders if f"'{f}'" in proc.stderr or f" {f}:" in proc.stderr]
         where = f"inside {tools.warptools.container}"

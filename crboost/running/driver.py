@@ -175,6 +175,14 @@ def gather(
 ) -> None:
     """The job's global STAR: the upstream job's rows for this project's tilt series, pointing
     at this job's per-tilt-series files, with `update` applied."""
+    table = gather_table(ctx, update)
+    finish(ctx, {"global": table}, output_star, node_label)
+
+
+def gather_table(
+    ctx: JobContext, update: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+) -> pd.DataFrame:
+    """The rows of the job's global STAR (see gather), for jobs that write more files."""
     import starfile
 
     names = ctx.items()
@@ -193,15 +201,18 @@ def gather(
     table["rlnTomoTiltSeriesStarFile"] = [str(ctx.ts_star(ts)) for ts in table["rlnTomoName"]]
     if update is not None:
         table = update(table)
-    finish(ctx, {"global": table.reset_index(drop=True)}, output_star, node_label)
+    return table.reset_index(drop=True)
 
 
-def finish(ctx: JobContext, blocks: dict, output_star: str, node_label: str) -> None:
+def finish(ctx: JobContext, blocks: dict | None, output_star: str, node_label: str) -> None:
+    """Write the job's STAR (unless blocks is None: written already), its output node, and
+    succeed."""
     from ..relion.jobstar import write_output_nodes
     from .hooks import touch_node_entry
 
     output = ctx.path(output_star)
-    write_star(output, blocks)
+    if blocks is not None:
+        write_star(output, blocks)
     nodes = [(str(output), node_label)]
     write_output_nodes(ctx.path("RELION_OUTPUT_NODES.star"), nodes)
     for node, label in nodes:

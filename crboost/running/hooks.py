@@ -2,6 +2,7 @@
 
 - the refreshed tilt-series manifest is written, and frames/ links of movies that moved are
   re-pointed (the fingerprints ignore paths, so nothing re-runs for a move);
+- the inputs of the particle jobs with work in the run are checked (jobpreflight.py);
 - statuses left by a run that died are reconciled (Running without sentinel -> Failed);
 - the pipeline's jobs are registered in default_pipeline.star (processes, nodes, edges), with
   their alias links, `.gui_projectdir` and `.Nodes/`, so the project opens in the RELION GUI;
@@ -25,10 +26,12 @@ GUI_FLAG = ".gui_projectdir"
 
 
 def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
+    from .jobpreflight import check_planned_jobs
     from .liveness import Heartbeat
     from .runstate import RUN_FILE, clear_failure, reconcile, record_run
 
     save_manifest(project)
+    check_planned_jobs(project, planned_dirs)  # before any tool of the run starts
     reconcile(project)
     register_jobs(project)
     # jobs with work in this run are not complete any more: no stale sentinel of either kind

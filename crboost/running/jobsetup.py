@@ -46,6 +46,9 @@ def job_spec_json(job: Job) -> str:
 def job_star_values(project: Project, job: Job) -> dict:
     """Values for the job.star template placeholders."""
     values = job.params.model_dump()
+    for key, value in values.items():  # lists as RELION's GUI joins them (TS_01:TS_02)
+        if isinstance(value, list | tuple):
+            values[key] = ":".join(str(v) for v in value)
     values.update(
         job_dir=job.dir + "/",
         input_star=job.upstream.output_star if job.upstream else "",

@@ -147,7 +147,7 @@ def run_options(project: Project, profile_path: Path) -> list[str]:
         from ..tools.gpus import visible_count
 
         # locally, no more GPU tasks at once than there are GPUs (each leases its own)
-        count = visible_count(project.config.tools.simulate)
+        count = visible_count(project.config.tools.simulated("warptools"))
         caps += [f"gpu={count}"] if count else []
     if caps:
         options += ["--resources", *caps]

@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Iterable
 
 from ..project.load import Job, Project
-from ..tools.runner import EXECUTABLES
+from ..tools.runner import EXECUTABLES, PROGRAMS
 
 
 def jobs_with_work(project: Project) -> list[Job]:
@@ -37,7 +37,8 @@ def jobs_with_work(project: Project) -> list[Job]:
 def tools_needed(project: Project, jobs: Iterable[Job]) -> dict[str, list[str]]:
     """{tool key: names of the jobs needing it} for the tools crboost starts itself."""
     needed: dict[str, list[str]] = {}
-    warptools_direct = not project.config.tools.warptools.container
+    tools = project.config.tools
+    warptools_direct = not tools.warptools.container and not tools.simulated("warptools")
     for job in jobs:
         for tool in job.cls.tools:
             if tool.startswith("aretomo"):
@@ -52,12 +53,14 @@ def tools_needed(project: Project, jobs: Iterable[Job]) -> dict[str, list[str]]:
 def missing_tools(project: Project, jobs: Iterable[Job] | None = None) -> list[str]:
     """One line per tool that cannot be found, naming its config key and the jobs needing it."""
     tools = project.config.tools
-    if tools.simulate:
+    if tools.simulate is True:
         return []
     if jobs is None:
         jobs = jobs_with_work(project)
     problems = []
     for tool, job_names in tools_needed(project, jobs).items():
+        if tools.simulated(tool):
+            continue
         configured = getattr(tools, tool)
         needed_by = f"needed by {', '.join(job_names)}"
         if configured.container:
@@ -68,7 +71,20 @@ def missing_tools(project: Project, jobs: Iterable[Job] | None = None) -> list[s
                 problems.append(f"tools.container_runtime = {tools.container_runtime!r}: not "
                                 f"found on PATH, needed to run tools.{tool} ({needed_by})")  # fmt: skip
             continue
+        if tool in PROGRAMS:  # a tool made of several programs, in `path` or on PATH
+            absent = [
+                name for name in PROGRAMS[tool]
+                if shutil.which(os.path.join(configured.path, name) if configured.path else name)
+                is None
+            ]  # fmt: skip
+            if absent:
+                where = (f"tools.{tool}.path = {configured.path!r}: no {absent[0]} there"
+                         if configured.path else f"tools.{tool}: {absent[0]} not found on PATH")  # fmt: skip
+                problems.append(f"{where} ({needed_by}; set tools.{tool}.path or .container)")
+            continue
         executable = configured.executable or EXECUTABLES[tool]
+        if configured.path:
+            executable = os.path.join(configured.path, executable)
         if shutil.which(executable) is None:
             where = "no such executable file" if os.sep in executable else "not found on PATH"
             problems.append(f"tools.{tool}.executable = {executable!r}: {where} ({needed_by}; "

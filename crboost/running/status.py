@@ -211,14 +211,16 @@ def as_json(jobs: list[JobStatus], skipped: dict[str, str] | None = None) -> dic
 
 
 def format_table(jobs: list[JobStatus], skipped: dict[str, str] | None = None) -> str:
-    rows = [f"{'job':<14} {'type':<14} {'dir':<17} {'status':<10} {'tilt series':>12}  params"]
+    wj = max([14, *(len(j.job) for j in jobs)])
+    wt = max([14, *(len(j.type) for j in jobs)])
+    rows = [f"{'job':<{wj}} {'type':<{wt}} {'dir':<17} {'status':<10} {'tilt series':>12}  params"]
     for j in jobs:
         ts = j.tilt_series
         counts = f"{ts['done']}/{ts['total']}" + (
             f" ({ts['failed']} failed)" if ts["failed"] else ""
         )
         rows.append(
-            f"{j.job:<14} {j.type:<14} {j.dir:<17} {j.status:<10} {counts:>12}  "
+            f"{j.job:<{wj}} {j.type:<{wt}} {j.dir:<17} {j.status:<10} {counts:>12}  "
             + ("changed" if j.params_changed else "")
         )
         for change in j.changes[:5]:

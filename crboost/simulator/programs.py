@@ -1,7 +1,8 @@
 """The simulated programs and WarpTools' verbs, by name. Options and output paths follow the
 real programs' sources: WarpTools (warpem/warp WarpTools/Commands/**, see warp_options.py for the
 version), AreTomo2 1.1 and AreTomo3 2.x (CInput.cpp, CAtInput.cpp), IMOD batchruntomo/submfg as
-WarpTools calls them. See the package docstring.
+WarpTools calls them, cryoCARE 0.3.0, pytom-match-pick 0.14.0, RELION 5 relion_tomo_subtomo and
+relion_tomo_reconstruct_particle (see each module). See the package docstring.
 
 How the real programs end, and so the simulated ones:
 - WarpTools, command-line error (unknown verb or option, bad value, missing required option):
@@ -17,7 +18,17 @@ from __future__ import annotations
 import os
 import sys
 
-from . import warp_alignment, warp_frames, warp_import, warp_reconstruct, warp_tiltseries
+from . import (
+    cryocare,
+    pytom,
+    pytom_extract,
+    relion,
+    warp_alignment,
+    warp_frames,
+    warp_import,
+    warp_reconstruct,
+    warp_tiltseries,
+)
 from .aretomo import aretomo2, aretomo3
 from .formats import Failure
 from .imod import batchruntomo, submfg
@@ -52,6 +63,13 @@ def main(argv: list[str]) -> int:
         "AreTomo3": aretomo3,
         "batchruntomo": batchruntomo,
         "submfg": submfg,
+        "cryoCARE_extract_train_data.py": cryocare.extract_train_data,
+        "cryoCARE_train.py": cryocare.train,
+        "cryoCARE_predict.py": cryocare.predict,
+        "pytom_match_template.py": pytom.match_template,
+        "pytom_extract_candidates.py": pytom_extract.extract_candidates,
+        "relion_tomo_subtomo": relion.subtomo,
+        "relion_tomo_reconstruct_particle": relion.reconstruct_particle,
     }
     handler = handlers.get(program)
     if handler is None:

@@ -1,13 +1,14 @@
 """Which GPUs a tool call uses: the ones its task was given, as the tool must name them.
 
-WarpTools uses every GPU it can see unless told --device_list (DistributedOptions.cs GetWorkers:
-a one-tilt-series call then starts on GPU 0, fs_motion_and_ctf starts a worker on every GPU),
-and device ids are logical: inside a process whose CUDA_VISIBLE_DEVICES is "2,3" those are 0
-and 1. So:
+Device ids are logical: inside a process whose CUDA_VISIBLE_DEVICES is "2,3" those are 0 and 1.
+pytom validates `-g` against the device count (pytom io.py ParseGPUIndices), cryoCARE indexes
+TensorFlow's visible devices with `gpu_id` (cryoCARE_predict.py set_gpu_id), and WarpTools uses
+every GPU it can see unless told --device_list (DistributedOptions.cs GetWorkers: a
+one-tilt-series call then starts on GPU 0, fs_motion_and_ctf starts a worker on every GPU). So:
 - on SLURM (or whenever CUDA_VISIBLE_DEVICES is set) the task's GPUs are the allocation: the
   tool gets --device_list 0..n-1;
-- running locally (nothing set), a task leases free GPUs of this machine (a lock file per GPU,
-  shared by every crboost run of this user on it), the tool sees only those
+- running locally (nothing set), a WarpTools call leases free GPUs of this machine (a lock file
+  per GPU, shared by every crboost run of this user on it), the tool sees only those
   (CUDA_VISIBLE_DEVICES) and gets --device_list 0..n-1; `crboost run` caps the GPU tasks running
   at once at the machine's GPU count (Snakemake --resources gpu=N).
 The simulator's machine has CRBOOST_SIM_GPUS GPUs (default 2), one such machine per project (its

@@ -4,9 +4,10 @@ Per tool (`tools:` in the config): `container: image.sif` runs
 `apptainer exec --nv --cleanenv -B <project> -B <data dirs> ... image.sif <executable> args`, with
 the host's conda/SLURM/MPI/Python variables removed (apptainer's own settings, such as a site's
 APPTAINER_BINDPATH, are kept), and CUDA_VISIBLE_DEVICES, IMOD_DIR and IMOD's bin/ passed in;
-`executable: name` runs it directly. `tools.simulate: true` runs the programs of crboost's tool
-SIMULATOR environment instead (demo and tests only; tools/warpenv.py). Commands are never strings
-given to a shell, so file and tilt-series names cannot break or inject into them.
+`executable: name` runs it directly; `path: DIR` names the directory of a tool's programs.
+`tools.simulate: true` (or a list of tools) runs crboost's tool SIMULATOR instead (demo and tests
+only; WarpTools with AreTomo and IMOD from its environment, tools/warpenv.py). Commands are never
+strings given to a shell, so file and tilt-series names cannot break or inject into them.
 CRBOOST_PRINT_COMMANDS=1 prints commands instead of running them.
 
 A call's result is more than its exit status: WarpTools exits 0 after printing its usage text for
@@ -32,6 +33,16 @@ from ..project.config import ProjectConfig
 
 #: config key -> the program's name (inside containers and on PATH).
 EXECUTABLES = {"warptools": "WarpTools", "aretomo2": "AreTomo2", "aretomo3": "AreTomo3"}
+#: tools made of several programs: a call's first argument names the program.
+PROGRAMS = {
+    "cryocare": (
+        "cryoCARE_extract_train_data.py",
+        "cryoCARE_train.py",
+        "cryoCARE_predict.py",
+    ),
+    "pytom": ("pytom_match_template.py", "pytom_extract_candidates.py"),
+    "relion": ("relion_tomo_subtomo", "relion_tomo_reconstruct_particle"),
+}
 #: host variables that break tools inside a container or leak the host's setup into it
 #: (never APPTAINER*/SINGULARITY*: those configure apptainer itself, e.g. the site's binds)
 _STRIPPED_PREFIXES = ("CONDA", "SLURM_", "PMI_", "OMPI_", "PMIX_")
@@ -63,8 +74,10 @@ class ToolCall:
     task_dir: str | None = None  # its own work-queue folder (--task_dir, where supported)
 
     def __post_init__(self):
-        if self.tool not in EXECUTABLES:
+        if self.tool not in EXECUTABLES and self.tool not in PROGRAMS:
             raise ValueError(f"unknown tool {self.tool!r}")
+        if self.tool in PROGRAMS and (not self.args or self.args[0] not in PROGRAMS[self.tool]):
+            raise ValueError(f"{self.tool}: the first argument must name one of its programs")
         bad = [a for a in self.args if not isinstance(a, str)]
         if bad:
             raise TypeError(f"tool arguments must be strings, got {bad!r}")
@@ -86,35 +99,52 @@ class ToolRunner:
     )
 
     def executable(self, tool: str) -> str:
-        if self.config.tools.simulate:
+        if tool in EXECUTABLES and self.config.tools.simulated("warptools"):
             from .warpenv import simulated_environment
 
             return str(simulated_environment(self.root) / "bin" / EXECUTABLES[tool])
         configured = getattr(self.config.tools, tool)
-        return configured.executable or EXECUTABLES[tool]
+        name = configured.executable or EXECUTABLES[tool]
+        folder = getattr(configured, "path", None)
+        return os.path.join(folder, name) if folder else name
+
+    def program(self, call: ToolCall) -> list[str]:
+        """The program and its arguments as the tool's environment sees them."""
+        if call.tool in PROGRAMS:
+            return list(call.args)
+        return [EXECUTABLES[call.tool], *call.args]
 
     def argv(self, call: ToolCall, cuda: str | None = None) -> list[str]:
         """The full argument list for a call, as it will be executed."""
         tools = self.config.tools
+        simulated = tools.simulated(call.tool)
+        if simulated and call.tool in PROGRAMS:
+            return [sys.executable, "-m", "crboost.simulator", *self.program(call)]
         configured = getattr(tools, call.tool)
-        if not tools.simulate and getattr(configured, "container", None):
+        if not simulated and getattr(configured, "container", None):
             cmd = [tools.container_runtime, "exec", "--nv", "--cleanenv"]
             for path in self.bind_paths(call.item):
                 cmd += ["-B", path]
-            for key, value in self._warp_env().items():
+            for key, value in self._warp_env(call).items():
                 cmd += ["--env", f"{key}={value}"]
             gpus = cuda if cuda is not None else os.environ.get("CUDA_VISIBLE_DEVICES")
             if gpus:
                 cmd += ["--env", f"CUDA_VISIBLE_DEVICES={gpus}"]
-            return [*cmd, configured.container, configured.executable or EXECUTABLES[call.tool],
-                    *call.args]  # fmt: skip
+            program = self.program(call)
+            if call.tool not in PROGRAMS:
+                program[0] = configured.executable or program[0]
+            return [*cmd, configured.container, *program]
+        if call.tool in PROGRAMS:
+            name = call.args[0]
+            return [os.path.join(configured.path, name) if configured.path else name,
+                    *call.args[1:]]  # fmt: skip
         return [self.executable(call.tool), *call.args]
 
-    def _warp_env(self) -> dict[str, str]:
+    def _warp_env(self, call: ToolCall) -> dict[str, str]:
         """IMOD for WarpTools' environment (PREPEND_PATH: apptainer's way to extend PATH)."""
         from .warpenv import imod_dir
 
-        folder = imod_dir(self.config, self.root)
+        folder = imod_dir(self.config, self.root) if call.tool == "warptools" else None
         return {"IMOD_DIR": folder, "PREPEND_PATH": f"{folder}/bin"} if folder else {}
 
     def bind_paths(self, item: str = "") -> list[str]:
@@ -147,17 +177,19 @@ class ToolRunner:
 
     def environment(self, call: ToolCall, cuda: str | None = None) -> dict[str, str]:
         env = dict(os.environ)
+        tools = self.config.tools
         if cuda is not None:
             env["CUDA_VISIBLE_DEVICES"] = cuda
-        if self.config.tools.simulate:
+        simulated = tools.simulated(call.tool)
+        if simulated:
             env["CRBOOST_SIM_JOB"] = self.job_type
             env["CRBOOST_SIM_ITEM"] = call.item
-        if self.config.tools.simulate or not getattr(self.config.tools, call.tool).container:
-            imod = self._warp_env()
+        if simulated or not getattr(tools, call.tool).container:
+            imod = self._warp_env(call)
             if imod:
                 env["IMOD_DIR"] = imod["IMOD_DIR"]
                 env["PATH"] = imod["PREPEND_PATH"] + os.pathsep + env.get("PATH", "")
-            if self.config.tools.simulate:
+            if simulated and call.tool == "warptools":
                 env["PATH"] = (
                     str(Path(self.executable("warptools")).parent) + os.pathsep + env["PATH"]
                 )
@@ -203,13 +235,14 @@ class ToolRunner:
             print(f"$ (cd {shlex.quote(call.cwd)} && {shlex.join(self.argv(call))})", flush=True)
             return ToolResult("", "")
         try:
-            simulated = self.config.tools.simulate
+            simulated = self.config.tools.simulated(call.tool)
             locks = self.root / ".crboost/simulator/gpus" if simulated else None
             with lease(call.gpus, simulated, 0.5 if simulated else 5.0, locks) as (cuda, ids):
                 full = self.with_run_options(call, ids)
                 return self._execute(full, cuda)
         except NoGpu as e:
-            raise ToolFailed(f"{EXECUTABLES[call.tool]}: needs {call.gpus} GPU(s): {e}") from None
+            name = self.program(call)[0]
+            raise ToolFailed(f"{name}: needs {call.gpus} GPU(s): {e}") from None
 
     def _execute(self, call: ToolCall, cuda: str | None) -> ToolResult:
         argv = self.argv(call, cuda)
@@ -234,8 +267,9 @@ class ToolRunner:
         for reader in readers:
             reader.join()
         stdout, stderr = "".join(out), "".join(err)
-        name = EXECUTABLES[call.tool]
-        verb = call.args[0] if call.args and not call.args[0].startswith("-") else ""
+        name = self.program(call)[0]
+        verb = call.args[0] if (call.tool not in PROGRAMS and call.args
+                                and not call.args[0].startswith("-")) else ""  # fmt: skip
         if status != 0:
             tail = "\n".join(stderr.strip().splitlines()[-20:])
             raise ToolFailed(f"{name} {verb} exited with {status}".replace("  ", " "), tail,

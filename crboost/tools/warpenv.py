@@ -54,7 +54,7 @@ def simulated_environment(root: Path) -> Path:
 
 def imod_dir(config, root: Path) -> str | None:
     """IMOD's folder in WarpTools' environment, if crboost sets it."""
-    if config.tools.simulate:
+    if config.tools.simulated("warptools"):
         return str(root / SIM_DIR / "IMOD")
     return config.tools.imod.dir
 
@@ -63,7 +63,7 @@ def program_name(config, program: str) -> str:
     """What WarpTools is told to start for aretomo2/aretomo3 (--exe)."""
     configured = getattr(config.tools, program).executable
     default = {"aretomo2": "AreTomo2", "aretomo3": "AreTomo3"}[program]
-    return default if config.tools.simulate else (configured or default)
+    return default if config.tools.simulated("warptools") else (configured or default)
 
 
 # --- what the installed WarpTools can do -----------------------------------------------------------
@@ -96,9 +96,12 @@ def parse_help(verbs_text: str, fs_help: str) -> WarpFeatures:
 
 def fingerprint(config) -> str:
     tools = config.tools
-    if tools.simulate:
+    if tools.simulated("warptools"):
         return "simulator:" + os.environ.get("CRBOOST_SIM_WARP_VERSION", "")
-    target = tools.warptools.container or tools.warptools.executable or "WarpTools"
+    exe = tools.warptools.executable or "WarpTools"
+    if tools.warptools.path:
+        exe = os.path.join(tools.warptools.path, exe)
+    target = tools.warptools.container or exe
     path = target if os.sep in target else (_which(target) or target)
     try:
         st = os.stat(path)

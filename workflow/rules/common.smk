@@ -61,6 +61,11 @@ def all_results():
     return results
 
 
+def used_job_types():
+    """The registered job types the pipeline has instances of, in registry order."""
+    return {name: cls for name, cls in JOB_TYPES.items() if PROJECT.of_type(name)}
+
+
 def job_dirs_regex():
     return "|".join(job.dir for job in PROJECT.jobs) or "(?!)"
 
@@ -195,12 +200,12 @@ def item_inputs(job_type):
 def upstream_item(job_type):
     """The upstream job's result for the same item: the item's STAR file, or the job's STAR
     file when the upstream job works on the whole job at once."""
-    upstream = per_instance(job_type, lambda job: job.upstream.item_input("{ts}"))
+    upstream = per_instance(job_type, lambda job: job.input_of_item("{ts}"))
     if not callable(upstream):
         return upstream or []
 
     def of_instance(wildcards):
-        return job_of(job_type, wildcards).upstream.item_input(wildcards.ts)
+        return job_of(job_type, wildcards).input_of_item(wildcards.ts)
 
     return of_instance
 
@@ -218,7 +223,7 @@ def upstream_items(job_type):
         per_instance(
             job_type,
             lambda job: tuple(
-                dict.fromkeys(job.upstream.item_input(ts) for ts in PROJECT.items(job))
+                dict.fromkeys(job.input_of_item(ts) for ts in PROJECT.items(job))
             ),
         )
         or []

@@ -7,9 +7,11 @@
 #                       or, for a whole-job type, does the job's work in one task
 # The job's set-up (job.star, job_params.json) is the shared rule job_setup (setup.smk).
 # Paths name the job `<TypeDir>/{job}` (jobNNN), or literally for a one-per-project type.
+# Only the types the project's pipeline uses get rules (each rule costs parse time, paid by
+# every cluster job).
 
 
-for job_type, declared in JOB_TYPES.items():
+for job_type, declared in used_job_types().items():
     if declared.prepare_output:
 
         rule:
