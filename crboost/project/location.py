@@ -93,19 +93,24 @@ def relocate(root: Path) -> int:
     if old:
         new = str(root.resolve())
         pattern = re.compile(r'(DataDirectory=")' + re.escape(old) + r'(/[^"]*|)"')
+        folders: dict[Path, os.stat_result] = {}
         for xml in warp_metadata(root):
             data = xml.read_bytes()
             text = data.decode("utf-8-sig")
             fixed = pattern.sub(lambda m: f'{m.group(1)}{new}{m.group(2)}"', text)
             if fixed != text:
+                folders.setdefault(xml.parent, xml.parent.stat())
                 bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
                 tmp = xml.with_name(f".{xml.name}.tmp{os.getpid()}")
                 tmp.write_bytes(bom + fixed.encode())
-                # the same result at its new place: keep its times (nothing re-runs for it)
+                # the same result at its new place: keep its times, and its folder's (nothing
+                # re-runs for it, and the project's files look as they were)
                 times = xml.stat()
                 os.utime(tmp, ns=(times.st_atime_ns, times.st_mtime_ns))
                 os.replace(tmp, xml)
                 changed += 1
+        for folder, times in folders.items():
+            os.utime(folder, ns=(times.st_atime_ns, times.st_mtime_ns))
     if old or recorded_root(root) is None:
         record_root(root)
     return changed
