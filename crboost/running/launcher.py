@@ -59,7 +59,9 @@ def run_project(
     else:
         take_over(project, base, orphans)
         save_manifest(project)  # also when Snakemake finds nothing to do (no onstart then)
-    cmd = [*base, "--profile", str(profile_path), *run_options(project, profile_path),
+    # the project's options first: --resources and --group-components take every value up to the
+    # next option, and --profile ends them (a target after -- is never read as a resource)
+    cmd = [*base, *run_options(project, profile_path), "--profile", str(profile_path),
            *snakemake_args]  # fmt: skip
     # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project
     # (arguments given after --: Snakemake's usage text on a wrong one is cut to its error line)
