@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .cli_values import count_value, dose_value, project_dir
+from .cli_values import count_value, dose_value, pixel_value, project_dir
 from .errors import CrboostError
 from .report.commands import add_look_commands
 
@@ -116,6 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser(
+        "check",
+        help="check the set-up before a run: tools, AreTomo/IMOD in WarpTools, GPUs, data, disk",
+        description="One line per problem (cheap checks first, then the ones that start the "
+        "tools): each tool found with its version, AreTomo/IMOD inside WarpTools' environment, "
+        "GPUs visible, every data folder visible inside the container, free disk, SLURM "
+        "partitions/constraints (with --profile slurm), no other live run. Exit status 1 if "
+        "there is a problem.",
+    )
+    p.add_argument("project", metavar="PROJECT", help="project directory")
+    p.add_argument("--profile", default="local", help="local (default) or slurm")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
         "run",
         help="run or resume the project's pipeline (snakemake)",
         description="Runs snakemake on the project with a profile. Arguments after -- go to "
@@ -168,6 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--tilt-series", type=count_value, default=4, metavar="N", help="how many (default 4)"
     )
     p.add_argument("--no-run", action="store_true", help="only write the data and the config")
+    p.add_argument(
+        "--pixel-size",
+        type=pixel_value,
+        default=2.7,
+        metavar="A",
+        help="pixel size of the movies, A (default 2.7)",
+    )
+    p.add_argument(
+        "--no-datetime",
+        action="store_true",
+        help="mdocs without DateTime lines (as some acquisition tools write them)",
+    )
     p.add_argument(
         "--to",
         choices=("tomograms", "particles"),
@@ -239,6 +264,12 @@ def cmd_run(args) -> int:
     return run_project(project, args.profile, args.snakemake_args, args.leftovers, args.verbose)
 
 
+def cmd_check(args) -> int:
+    from .running.check import run_check
+
+    return run_check(project_dir(args.project), args.profile)
+
+
 def cmd_status(args) -> int:
     from .project.config import CONFIG_NAME
     from .project.load import load_project
@@ -289,44 +320,22 @@ def run_project(
                   refresh=lambda: refresh_quietly(project))  # fmt: skip
 
 
-#: The demo's movies are 64x64 pixels: small tomograms, alignment and reconstruction at bin 2.
-DEMO_SETTINGS = {
-    "tools.simulate": True,
-    "resources.default": {"cpus": 1, "mem_mb": 1000, "runtime": 10},
-    "pipeline.tiltseries.params.tomo_z": 32,
-    "pipeline.align.params.angpix": 5.4,
-    "pipeline.reconstruct.params.angpix": 5.4,
-}
-#: `crboost demo --to particles`: thicker tomograms (32^3 voxels) and tool settings sized for
-#: them; tiny cryoCARE training, a coarse angular search. Candidates: the best peaks of each
-#: tomogram (manual cut-off 0, at most 8), not pytom's false-positive estimate, which on tomograms
-#: this small and without a strong particle signal keeps nothing and leaves nothing to average.
-DEMO_PARTICLE_SETTINGS = {
-    "pipeline.tiltseries.params.tomo_z": 64,
-    "pipeline.denoisetrain.params": {"subvolume_dimensions": 8, "number_training_subvolumes": 20,
-                                     "epochs": 1, "steps_per_epoch": 2, "batch_size": 2},
-    "pipeline.denoise.params.n_tiles": [1, 1, 1],
-    "pipeline.match.params.angular_search": 30,
-    "pipeline.candidates.params": {"particle_diameter": 65, "max_num_particles": 8,
-                                   "cutoff_method": "manual", "cc_threshold": 0.0},
-    "pipeline.subtomo.params": {"box_size": 12, "crop_size": 10, "binning": 2},
-    "pipeline.average.params": {"box_size": 12, "crop_size": 10, "binning": 2},
-}  # fmt: skip
-
-
 def cmd_demo(args) -> int:
-    from .demo import write_demo_data
+    from .demo import DEMO_PARTICLE_SETTINGS, demo_settings, write_demo_data
     from .project.init import init_project
 
     project = project_dir(args.project, exists=False)
     if (project / "crboost.yaml").exists():
         raise CrboostError(f"{project}/crboost.yaml: exists already; pick a new directory")
-    raw = write_demo_data(project, args.tilt_series)
-    sets, template, mask = dict(DEMO_SETTINGS), None, None
+    raw = write_demo_data(
+        project, args.tilt_series, pixel_size=args.pixel_size, datetime_stamps=not args.no_datetime
+    )
+    sets, template, mask = demo_settings(args.pixel_size), None, None
     if args.to == "particles":
         from .demo import write_template
 
-        template, mask = (str(p) for p in write_template(project / "templates", 5.4))
+        voxel = round(2 * args.pixel_size, 4)
+        template, mask = (str(p) for p in write_template(project / "templates", voxel))
         sets.update(DEMO_PARTICLE_SETTINGS)
     result = init_project(
         project,

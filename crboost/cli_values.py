@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .acquisition.sanity import DOSE_PER_TILT, SenseError
+from .acquisition.sanity import DOSE_PER_TILT, PIXEL_SIZE, SenseError
 from .errors import CrboostError
 
 
@@ -13,6 +13,14 @@ def dose_value(text: str) -> float:
     """--dose-per-tilt: a number that can be a dose per tilt."""
     try:
         return DOSE_PER_TILT.check(text)
+    except SenseError as e:
+        raise argparse.ArgumentTypeError(f"{text}: {e}") from None
+
+
+def pixel_value(text: str) -> float:
+    """--pixel-size: a number that can be a pixel size."""
+    try:
+        return PIXEL_SIZE.check(text)
     except SenseError as e:
         raise argparse.ArgumentTypeError(f"{text}: {e}") from None
 

@@ -1,23 +1,64 @@
 """`crboost demo`: a small synthetic dataset and a project that processes it with the simulator.
 
-Per tilt series: MRC movies of a few 64x64 frames and a SerialEM-style mdoc (header, title lines
-with the tilt axis, a dose-symmetric scheme whose ZValue order is the tilt order while DateTime
-gives the acquisition order, Windows SubFramePath, 2-digit-year dates), as SerialEM 4 writes them.
+Per tilt series: MRC movies (a few frames of 128x128 counts) that are projections of a known
+3D phantom (crboost/phantom.py: beads and particles, a true tilt axis, per-tilt shifts, defocus
+and astigmatism, a defocus hand), and a SerialEM-style mdoc (header, title lines with the
+nominal tilt axis, a dose-symmetric scheme whose ZValue order is the tilt order while DateTime
+gives the acquisition order, Windows SubFramePath, 2-digit-year dates), as SerialEM 4 writes
+them. The truth goes to raw/phantom.json (see crboost/phantom.py and docs/conventions.md).
+
+Variants for tests of data the field brings: mdocs without DateTime (`datetime=False`) and
+stack-only sessions (`stack_only=True`: no movies saved, empty SubFramePath, the tilt stack
+next to the mdoc, as Tomo5/SerialEM write it when frames are not kept).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
+from . import phantom
+
 PIXEL_SIZE = 2.7
 TILT_AXIS = 85.3
 DOSE_PER_TILT = 3.0
 FRAMES = 4
-SIZE = 64
+SIZE = 128
 VOLTAGE = 300
+#: Tomogram thickness of the demo project (unbinned pixels): room for the phantom's slab.
+TOMO_Z = 64
+
+
+def demo_settings(pixel_size: float = PIXEL_SIZE) -> dict:
+    """The demo project's settings: the simulator; the movies are 128x128 pixels, so small
+    tomograms, alignment and reconstruction at bin 2."""
+    return {
+        "tools.simulate": True,
+        "resources.default": {"cpus": 1, "mem_mb": 1000, "runtime": 10},
+        "pipeline.tiltseries.params.tomo_z": TOMO_Z,
+        "pipeline.align.params.angpix": round(2 * pixel_size, 4),
+        "pipeline.reconstruct.params.angpix": round(2 * pixel_size, 4),
+    }
+
+
+DEMO_SETTINGS = demo_settings()
+#: `crboost demo --to particles`: tool settings sized for the demo's tomograms; tiny cryoCARE
+#: training, a coarse angular search. Candidates: the best peaks of each tomogram (manual cut-off
+#: 0, at most 8), not pytom's false-positive estimate, which on tomograms this small keeps nothing
+#: and leaves nothing to average.
+DEMO_PARTICLE_SETTINGS = {
+    "pipeline.denoisetrain.params": {"subvolume_dimensions": 8, "number_training_subvolumes": 20,
+                                     "epochs": 1, "steps_per_epoch": 2, "batch_size": 2},
+    "pipeline.denoise.params.n_tiles": [1, 1, 1],
+    "pipeline.match.params.angular_search": 30,
+    "pipeline.candidates.params": {"particle_diameter": 65, "max_num_particles": 8,
+                                   "cutoff_method": "manual", "cc_threshold": 0.0},
+    "pipeline.subtomo.params": {"box_size": 12, "crop_size": 10, "binning": 2},
+    "pipeline.average.params": {"box_size": 12, "crop_size": 10, "binning": 2},
+}  # fmt: skip
 
 
 def dose_symmetric_angles(
@@ -40,8 +81,15 @@ def write_tilt_series(
     seed: int,
     start: datetime,
     angles: list[float] | None = None,
+    pixel_size: float = PIXEL_SIZE,
+    datetime_stamps: bool = True,
+    stack_only: bool = False,
+    hand: int = -1,
+    truths: list[phantom.TiltSeriesTruth] | None = None,
 ) -> Path:
-    """Movies under raw/frames/ and the mdoc raw/mdoc/<name>.mrc.mdoc; returns the mdoc path."""
+    """Movies under raw/frames/ (or the stack raw/mdoc/<name>.mrc), the mdoc
+    raw/mdoc/<name>.mrc.mdoc and the tilt series' truth in raw/phantom.json (or appended to
+    `truths`, for the caller to write at once); returns the mdoc."""
     import mrcfile
 
     angles = angles if angles is not None else dose_symmetric_angles()
@@ -49,19 +97,29 @@ def write_tilt_series(
     frames_dir = raw / "frames"
     frames_dir.mkdir(parents=True, exist_ok=True)
     (raw / "mdoc").mkdir(parents=True, exist_ok=True)
-    sections = []
-    for order, angle in enumerate(angles):
-        movie = f"{name}_{order:03d}_{angle:.1f}.mrc"
-        counts = rng.poisson(1.5, size=(FRAMES, SIZE, SIZE)).astype(np.int8)
-        with mrcfile.new(frames_dir / movie, overwrite=True) as mrc:
-            mrc.set_data(counts)
-            mrc.voxel_size = PIXEL_SIZE
-        acquired = start + timedelta(seconds=40 * order)
-        sections.append((angle, order, movie, acquired))
+    tilts = [(order, angle, round(angle + float(rng.normal(0, 0.003)), 5))
+             for order, angle in enumerate(angles)]  # fmt: skip
+    movies = [(f"{name}_{order:03d}_{angle:.1f}.mrc", order, measured)
+              for order, angle, measured in tilts]  # fmt: skip
+    truth = phantom.make_truth(name, seed, pixel_size, (SIZE, SIZE), TILT_AXIS, movies, hand)
+    images = {}
+    for movie, _order, _ in movies:
+        expected = phantom.render_tilt(truth, truth.tilt_of(movie)) * phantom.COUNTS_PER_FRAME
+        counts = rng.poisson(expected, size=(FRAMES, SIZE, SIZE)).clip(0, 127).astype(np.int8)
+        images[movie] = counts
+        if not stack_only:
+            with mrcfile.new(frames_dir / movie, overwrite=True) as mrc:
+                mrc.set_data(counts)
+                mrc.voxel_size = pixel_size
     # SerialEM stores sections by tilt angle here; DateTime holds the acquisition order.
-    sections.sort(key=lambda s: s[0])
+    sections = sorted(zip(movies, tilts, strict=True), key=lambda s: s[1][1])
+    if stack_only:
+        stack = np.stack([images[m[0]].astype(np.int16).sum(axis=0) for m, _ in sections])
+        with mrcfile.new(raw / "mdoc" / f"{name}.mrc", overwrite=True) as mrc:
+            mrc.set_data(stack.astype(np.int16))
+            mrc.voxel_size = pixel_size
     lines = [
-        f"PixelSpacing = {PIXEL_SIZE}",
+        f"PixelSpacing = {pixel_size}",
         f"Voltage = {VOLTAGE}",
         "Version = SerialEM Version 4.1.10 64-bit, built Apr 24 2024 05:35:09",
         f"ImageFile = {name}.mrc",
@@ -73,17 +131,17 @@ def write_tilt_series(
         f"[T = Tilt axis angle = {TILT_AXIS}, binning = 1 spot = 7 camera = 0 dosym = 0.0]",
         "",
     ]
-    for z, (angle, order, movie, acquired) in enumerate(sections):
+    for z, ((movie, order, measured), _) in enumerate(sections):
         lines += [
             f"[ZValue = {z}]",
-            f"TiltAngle = {angle + rng.normal(0, 0.003):.5f}",
+            f"TiltAngle = {measured:.5f}",
             f"StagePosition = {100 + seed:.3f} {200 - seed:.3f}",
             "StageZ = -21.6029",
             "Magnification = 42000",
             "Intensity = 0.241737",
             f"ExposureDose = {DOSE_PER_TILT}",
-            f"DoseRate = {DOSE_PER_TILT * PIXEL_SIZE**2 / 1.2:.5f}",
-            f"PixelSpacing = {PIXEL_SIZE}",
+            f"DoseRate = {DOSE_PER_TILT * pixel_size**2 / 1.2:.5f}",
+            f"PixelSpacing = {pixel_size}",
             "SpotSize = 7",
             f"Defocus = {-4 + rng.normal(0, 0.2):.4f}",
             "ImageShift = 0.2 0.5",
@@ -96,15 +154,33 @@ def write_tilt_series(
             "CountsPerElectron = 16",
             "TargetDefocus = -4",
             f"PriorRecordDose = {DOSE_PER_TILT * order}",
-            f"SubFramePath = X:\\serialEM\\demo\\{movie}",
+            "SubFramePath = " + ("" if stack_only else f"X:\\serialEM\\demo\\{movie}"),
             f"NumSubFrames = {FRAMES}",
             f"FrameDosesAndNumber = {DOSE_PER_TILT / FRAMES} {FRAMES}",
-            f"DateTime = {_date(acquired)}",
-            "",
         ]
+        if datetime_stamps:
+            lines.append(f"DateTime = {_date(start + timedelta(seconds=40 * order))}")
+        lines.append("")
     mdoc = raw / "mdoc" / f"{name}.mrc.mdoc"
     mdoc.write_text("\n".join(lines))
+    if truths is None:
+        add_truths(raw, [truth])
+    else:
+        truths.append(truth)
     return mdoc
+
+
+def add_truths(raw: Path, truths: list[phantom.TiltSeriesTruth]) -> None:
+    """Add (or replace) tilt series in raw/phantom.json, with their phantom volumes at the
+    demo's tomogram pixel size (2 x the movies')."""
+    path = raw / phantom.TRUTH_FILE
+    old = phantom.read_truth(path) if path.exists() else {}
+    voxel = 2 * truths[0].pixel_size
+    shape = (TOMO_Z // 2, SIZE // 2, SIZE // 2)
+    if path.exists():
+        meta = json.loads(path.read_text())["volumes"]
+        voxel, shape = meta["voxel_size"], tuple(meta["shape_zyx"])
+    phantom.write_truth(raw, old, truths, voxel, shape)
 
 
 def _date(when: datetime) -> str:
@@ -117,28 +193,25 @@ def tilt_series_names(count: int) -> list[str]:
 
 
 def write_demo_data(
-    project: Path, count: int, names: list[str] | None = None, max_angle: float = 30.0
+    project: Path,
+    count: int,
+    names: list[str] | None = None,
+    max_angle: float = 30.0,
+    pixel_size: float = PIXEL_SIZE,
+    datetime_stamps: bool = True,
 ) -> Path:
     """Synthetic raw data under PROJECT/raw/; returns that directory. max_angle sets the tilt
     range (+-, 3 degree steps: 30 gives 21 tilts, 6 gives 5)."""
     raw = project / "raw"
     start = datetime(2025, 1, 24, 20, 0, 0)
     angles = dose_symmetric_angles(max_angle=max_angle)
+    truths: list[phantom.TiltSeriesTruth] = []
     for i, name in enumerate(names or tilt_series_names(count)):
         write_tilt_series(raw, name, seed=i + 1, start=start + timedelta(minutes=30 * i),
-                          angles=angles)  # fmt: skip
+                          angles=angles, pixel_size=pixel_size,
+                          datetime_stamps=datetime_stamps, truths=truths)  # fmt: skip
+    add_truths(raw, truths)
     return raw
-
-
-def particle_map(box: int, voxel: float) -> np.ndarray:
-    """An asymmetric particle (three blobs of different size in an L), white on 0, (z, y, x)."""
-    grid = (np.indices((box, box, box)) - box // 2) * voxel  # z, y, x in A
-    blobs = [((0, 0, 0), 14.0, 1.0), ((0, 0, 16), 9.0, 0.8), ((0, 14, 0), 7.0, 0.6)]
-    out = np.zeros((box, box, box), dtype=np.float32)
-    for (z, y, x), sigma, weight in blobs:
-        r2 = (grid[0] - z) ** 2 + (grid[1] - y) ** 2 + (grid[2] - x) ** 2
-        out += weight * np.exp(-r2 / (2 * sigma**2)).astype(np.float32)
-    return out
 
 
 def write_template(
@@ -149,7 +222,7 @@ def write_template(
     import mrcfile
 
     folder.mkdir(parents=True, exist_ok=True)
-    data = particle_map(box, voxel) * (1 if white else -1)
+    data = phantom.particle_map(box, voxel) * (1 if white else -1)
     grid = np.indices((box, box, box)) - box // 2
     mask = ((grid**2).sum(axis=0) <= (box // 2 - 1) ** 2).astype(np.float32)
     paths = (folder / "particle.mrc", folder / "particle_mask.mrc")

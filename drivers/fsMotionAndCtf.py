@@ -2,8 +2,11 @@
 """fsMotionAndCtf driver: WarpTools motion correction and CTF of one tilt series' movies.
 
 Per tilt series (`--ts NAME`): `WarpTools fs_motion_and_ctf` on that tilt series' movies only
-(--input_data), in this job's own `warp_frameseries/` (settings made once by create_settings);
-then the tilt series' STAR gets the averages (+ even/odd), power spectra and the CTF fit.
+(--input_data), in this job's own `warp_frameseries/` (settings made once by create_settings),
+on one GPU (--device_list) with its own work queue (--task_dir, where WarpTools has one);
+then the tilt series' STAR gets the averages (+ even/odd), power spectra and the CTF fit:
+rlnDefocusU/V = Defocus +- DefocusDelta / 2 (Warp's CTF model, CTF.cs), rlnCtfAstigmatism =
+DefocusDelta, rlnDefocusAngle = DefocusAngle (Angstrom; Warp writes micrometres).
 Job level (`--gather`): `fs_motion_and_ctf.star`, with rlnTomoTiltSeriesPixelSize.
 
 By hand:  cd External/jobNNN && crboost driver fsMotionAndCtf --ts TS_01 [--print-commands]
@@ -76,7 +79,8 @@ def commands(ctx: JobContext, ts: str, table: pd.DataFrame) -> list[ToolCall]:
     for flag in ("out_average_halves", "c_fit_phase", "c_use_sum"):
         if p[flag]:
             args.append(f"--{flag}")
-    return [ToolCall("warptools", tuple(args), cwd=ctx.dir, item=ts)]
+    return [ToolCall("warptools", tuple(args), cwd=ctx.dir, item=ts, gpus=1,
+                     task_dir=f"{PROCESSING}/tasks/{ts}")]  # fmt: skip
 
 
 def run_tilt_series(ctx: JobContext, ts: str) -> None:
@@ -90,9 +94,19 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
                      folder / "average" / "even" / f"{s}.mrc", folder / "average" / "odd" / f"{s}.mrc",
                      folder / "powerspectrum" / f"{s}.mrc")
     ])  # fmt: skip
-    if not driver.run_calls(ctx, commands(ctx, ts, table)):
+    [call] = commands(ctx, ts, table)
+    driver.run_despite_settings_race(ctx, call, lambda: _complete(ctx, table))
+    if ctx.runner.print_only:
         return
     driver.write_tilt_series(ctx, ts, collect(ctx, table))
+
+
+def _complete(ctx: JobContext, table: pd.DataFrame) -> bool:
+    try:
+        collect(ctx, table)
+    except DriverError:
+        return False
+    return True
 
 
 def collect(ctx: JobContext, table: pd.DataFrame) -> pd.DataFrame:
@@ -122,8 +136,8 @@ def collect(ctx: JobContext, table: pd.DataFrame) -> pd.DataFrame:
             raise DriverError(str(e)) from None
         if meta.unselected:
             raise DriverError(f"{stem}: Warp marked the movie unselected (see the log)")
-        u = (meta.defocus_um + meta.defocus_delta_um) * 1e4
-        v = (meta.defocus_um - meta.defocus_delta_um) * 1e4
+        u = (meta.defocus_um + meta.defocus_delta_um / 2) * 1e4
+        v = (meta.defocus_um - meta.defocus_delta_um / 2) * 1e4
         rows.append((meta.mean_frame_movement, u, v, meta.defocus_angle, u - v, meta.resolution))
     cols = ["rlnAccumMotionTotal", "rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle",
             "rlnCtfAstigmatism", "rlnCtfMaxResolution"]  # fmt: skip

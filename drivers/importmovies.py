@@ -2,7 +2,9 @@
 """importmovies driver: RELION 5 tilt-series import in pure Python.
 
 Per tilt series (`--ts NAME`): link its movies into `frames/`, copy its mdoc into `mdoc/` with
-SubFramePath pointing at the links, write `<job>/tilt_series/<NAME>.star`.
+SubFramePath pointing at the links and a DateTime in every section (synthetic ones in crboost's
+acquisition order when the mdoc has none: WarpTools needs them), write
+`<job>/tilt_series/<NAME>.star`.
 Job level (`--gather`): write `<job>/tilt_series.star`, `RELION_OUTPUT_NODES.star` and the sentinel.
 
 By hand, from the project directory or from inside the job directory:
@@ -19,7 +21,7 @@ each tilt's own dose too (relion#1188), which crboost does not copy.
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -79,14 +81,24 @@ def copy_mdoc(source: Path, dest: Path, tilts: list[dict]) -> None:
         raise DriverError(f"cannot read {source}: {e}") from None
     names = {t["sub_frame_path"]: t["frames_name"] for t in tilts}
     # DateTime in one unambiguous form (Warp reads dd-MMM-yy as SerialEM writes it; Tomo5's
-    # yy-MMM-dd would be misread), in the same section order as the original
+    # yy-MMM-dd would be misread), in the same section order as the original. Warp's ts_import
+    # needs one in every section ("No time stamp found") and orders doses by it: an mdoc without
+    # any gets synthetic ones, a minute apart in crboost's acquisition order (by ZValue).
     times = {t["z_value"]: t["acquired"] for t in tilts}
+    synthetic = not any(times.values())
+    if synthetic:
+        start = datetime(2000, 1, 1)
+        times = {t["z_value"]: (start + timedelta(minutes=rank)).isoformat()
+                 for rank, t in enumerate(tilts)}  # fmt: skip
     z_value = None
     out = []
     for line in lines:
         key, sep, value = line.partition("=")
         if line.startswith("[ZValue"):
             z_value = int(value.strip(" ]"))
+            if synthetic and times.get(z_value):
+                out.append(line)
+                line = "DateTime = " + format_mdoc_datetime(datetime.fromisoformat(times[z_value]))
         elif sep and key.strip() == "SubFramePath" and value.strip() in names:
             line = f"SubFramePath = frames/{names[value.strip()]}"
         elif sep and key.strip() == "DateTime" and times.get(z_value):

@@ -2,11 +2,14 @@
 """tsAlignment driver: tilt-series alignment with WarpTools and AreTomo2, AreTomo3 or IMOD.
 
 Per tilt series: `WarpTools ts_aretomo` / `ts_aretomo3` / `ts_etomo_patches` on that tilt series
-(--input_data tomostar/<ts>.tomostar) into this job's `warp_tiltseries/`. Warp writes <ts>.xml
-even when the aligner failed, so success is the aligner's own output: tiltstack/<ts>/<ts>.st.aln
-(AreTomo2), tiltstack/<ts>/<ts>.aln (AreTomo3) or tiltstack/<ts>/<ts>.xf + .tlt (IMOD). The
-alignment goes into rlnTomoXTilt/YTilt/ZRot/XShiftAngst/YShiftAngst (crboost/tools/alignment.py);
-tilts the aligner dropped are dropped. Job level: `aligned_tilt_series.star`.
+(--input_data tomostar/<ts>.tomostar) into this job's `warp_tiltseries/`, on one GPU, with its own
+work queue where WarpTools has one. WarpTools starts AreTomo/IMOD from its own environment
+(--exe: the name configured as tools.aretomo2/3.executable). With AreTomo3, patches '' means
+`--patches 0,0` (WarpTools' own default is 4,4). Warp writes <ts>.xml even when the aligner
+failed, so success is the aligner's own output: tiltstack/<ts>/<ts>.st.aln (AreTomo2),
+tiltstack/<ts>/<ts>.aln (AreTomo3) or tiltstack/<ts>/<ts>.xf + .tlt (IMOD). The alignment goes into
+rlnTomoXTilt/YTilt/ZRot/XShiftAngst/YShiftAngst (crboost/tools/alignment.py, conventions in
+docs/conventions.md); tilts the aligner dropped are dropped. Job level: `aligned_tilt_series.star`.
 
 By hand:  cd External/jobNNN && crboost driver tsAlignment --ts TS_01 [--print-commands]
 """
@@ -21,6 +24,7 @@ from crboost.running.driver import DriverError, JobContext
 from crboost.tools.alignment import AlignmentError, from_aln, from_xf
 from crboost.tools.runner import ToolCall
 from crboost.tools.warp import WarpFormatError, movie_stem, read_tilt_series_xml, read_tomostar
+from crboost.tools.warpenv import program_name
 
 PROCESSING = "warp_tiltseries"
 
@@ -40,18 +44,16 @@ def commands(ctx: JobContext, ts: str) -> list[ToolCall]:
         if p["imod_axis_search"]:
             args.append("--do_axis_search")
     elif p["program"] == "aretomo2":
-        args = ["ts_aretomo", *common, "--alignz", alignz,
-                "--axis_iter", str(p["axis_iter"]), "--axis_batch", str(p["axis_batch"]),
-                "--exe", ctx.runner.executable("aretomo2")]  # fmt: skip
+        args = ["ts_aretomo", *common, "--alignz", alignz, "--axis_iter", str(p["axis_iter"]),
+                "--exe", program_name(ctx.config, "aretomo2")]  # fmt: skip
         if p["patches"]:
             args += ["--patches", p["patches"]]
     else:
-        args = ["ts_aretomo3", *common, "--alignz", alignz,
-                "--axis_iter", str(p["axis_iter"]), "--axis_batch", str(p["axis_batch"]),
-                "--exe", ctx.runner.executable("aretomo3")]  # fmt: skip
-        if p["patches"]:
-            args += ["--patches", p["patches"].replace("x", ",")]
-    return [ToolCall("warptools", tuple(args), cwd=ctx.dir, item=ts)]
+        args = ["ts_aretomo3", *common, "--alignz", alignz, "--axis_iter", str(p["axis_iter"]),
+                "--exe", program_name(ctx.config, "aretomo3"),
+                "--patches", p["patches"].replace("x", ",") or "0,0"]  # fmt: skip
+    return [ToolCall("warptools", tuple(args), cwd=ctx.dir, item=ts, gpus=1,
+                     task_dir=f"{PROCESSING}/tasks/{ts}")]  # fmt: skip
 
 
 def run_tilt_series(ctx: JobContext, ts: str) -> None:
@@ -60,9 +62,26 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
     driver.clear_previous(
         ctx, [ctx.path(PROCESSING, f"{ts}.xml"), ctx.path(PROCESSING, "tiltstack", ts)]
     )
-    if not driver.run_calls(ctx, commands(ctx, ts)):
-        return
+    try:
+        if not driver.run_calls(ctx, commands(ctx, ts)):
+            return
+    except DriverError as e:
+        missing = [str(f) for f in _results(ctx, ts) if not f.exists()]
+        if missing:
+            raise DriverError(f"alignment failed: {', '.join(missing)} missing ({e})",
+                              e.stderr_tail, e.output) from None  # fmt: skip
+        raise
     driver.write_tilt_series(ctx, ts, collect(ctx, ts, table))
+
+
+def _results(ctx: JobContext, ts: str):
+    """The aligner's own result files (what shows that it worked)."""
+    stack_dir = ctx.path(PROCESSING, "tiltstack", ts)
+    return {
+        "aretomo2": [stack_dir / f"{ts}.st.aln"],
+        "aretomo3": [stack_dir / f"{ts}.aln"],
+        "imod": [stack_dir / f"{ts}.xf", stack_dir / f"{ts}.tlt"],
+    }[ctx.params["program"]]
 
 
 def collect(ctx: JobContext, ts: str, table: pd.DataFrame) -> pd.DataFrame:
@@ -73,11 +92,7 @@ def collect(ctx: JobContext, ts: str, table: pd.DataFrame) -> pd.DataFrame:
     except WarpFormatError as e:
         raise DriverError(f"alignment failed: {e}") from None
     stack_dir = folder / "tiltstack" / ts
-    result = {
-        "aretomo2": [stack_dir / f"{ts}.st.aln"],
-        "aretomo3": [stack_dir / f"{ts}.aln"],
-        "imod": [stack_dir / f"{ts}.xf", stack_dir / f"{ts}.tlt"],
-    }[p["program"]]
+    result = _results(ctx, ts)
     if meta.unselected or not all(f.exists() for f in result):
         missing = ", ".join(str(f) for f in result if not f.exists()) or "(marked unselected)"
         raise DriverError(

@@ -2,7 +2,8 @@
 """tsReconstruct driver: a tomogram (and even/odd half tomograms) of one tilt series.
 
 Per tilt series: `WarpTools ts_reconstruct` reading the upstream job's metadata
-(--input_processing, read only) and writing into this job's `warp_tiltseries/`:
+(--input_processing, read only) and writing into this job's `warp_tiltseries/` (one GPU, its own
+work queue where WarpTools has one):
 reconstruction/<ts>_<angpix>Apx.mrc, reconstruction/even|odd/ (with halfmap_frames), deconv/.
 Each tomogram is also linked under RELION's names, `tomograms/rec_<ts>.mrc` and
 `rec_<ts>_half1.mrc`/`_half2.mrc` (RELION's Denoise job only round-trips these names,
@@ -48,7 +49,8 @@ def commands(ctx: JobContext, ts: str) -> list[ToolCall]:
     for flag in ("halfmap_frames", "deconv", "dont_invert"):
         if p[flag]:
             args.append(f"--{flag}")
-    return [ToolCall("warptools", tuple(args), cwd=ctx.dir, item=ts)]
+    return [ToolCall("warptools", tuple(args), cwd=ctx.dir, item=ts, gpus=1,
+                     task_dir=f"{PROCESSING}/tasks/{ts}")]  # fmt: skip
 
 
 def run_tilt_series(ctx: JobContext, ts: str) -> None:

@@ -3,10 +3,17 @@ benchmark, threads/resources and shell command, with nothing that varies between
 
 Used by tests/test_rules.py to check that the rules generated from the job-type registry plan
 exactly what the hand-written rule files planned, and that a project finished before that change
-re-runs nothing after it. tests/data/recorded_plans.json was made by running this file with the
-code before that change (commit 7924e6d, `git archive 7924e6d | tar -x -C /tmp/base`):
+re-runs nothing after it. tests/data/recorded_plans.json was first made by running this file
+with the code before that change (commit 7924e6d, `git archive 7924e6d | tar -x -C /tmp/base`):
 
     python tests/dryrun_plan.py --repo /tmp/base > tests/data/recorded_plans.json
+
+and matched job for job. Re-recorded with issue 12 (`python tests/dryrun_plan.py >
+tests/data/recorded_plans.json`), whose changes to the plan are intended: tsCtf's prepare step
+(`tsCtf_prepare`, one defocus handedness for the dataset, `defocus_hand.json` an input of every
+tsCtf item) and new job params (fit limits that follow the pixel size, `axis_iter` 1, no
+`axis_batch`, `defocus_hand` without `auto` per tilt series), which re-run tsAlignment onwards in
+projects finished before issue 12.
 
 It holds the dry-run plans of VARIANTS (demo data from that checkout's own generator) and what
 Snakemake recorded for each output of a finished 4-tilt-series demo run with that code.

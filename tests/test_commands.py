@@ -49,11 +49,13 @@ def test_fs_motion_and_ctf(tmp_path):
     table = pd.DataFrame({"rlnMicrographMovieName": ["frames/a_001.eer", "frames/a_002.eer"]})
     [call] = mod["commands"](ctx, "TS_01", table)
     assert call.cwd == "External/job005" and call.item == "TS_01"
+    # D1, D10: one GPU (then --device_list), its own work queue (--task_dir where supported)
+    assert call.gpus == 1 and call.task_dir == "warp_frameseries/tasks/TS_01"
     assert argv(call) == [
         "warptools", "fs_motion_and_ctf", "--settings", "warp_frameseries.settings",
         "--input_data", "../../frames/a_001.eer", "../../frames/a_002.eer",
         "--m_range_min", "500", "--m_range_max", "10", "--m_bfac", "-500", "--m_grid", "1x1x5",
-        "--c_window", "512", "--c_range_min", "30", "--c_range_max", "6",
+        "--c_window", "512", "--c_range_min", "30", "--c_range_max", "6.2",
         "--c_defocus_min", "1.1", "--c_defocus_max", "8", "--c_voltage", "300",
         "--c_cs", "2.7", "--c_amplitude", "0.1", "--c_grid", "2x2x1", "--out_averages",
         "--out_skip_first", "0", "--out_skip_last", "0", "--perdevice", "1",
@@ -74,7 +76,7 @@ def test_ts_import(tmp_path):
     [call] = mod["commands"](ctx, "TS_01")
     assert argv(call) == [
         "warptools", "ts_import", "--mdocs", "../../mdoc", "--pattern", "TS_01.mdoc",
-        "--frameseries", "../job004/warp_frameseries", "--tilt_exposure", "3",
+        "--frameseries", "frameseries/TS_01", "--tilt_exposure", "3",
         "--override_axis", "84.23", "--min_intensity", "0", "--output", "tomostar",
         "--dont_invert",
     ]  # fmt: skip
@@ -92,17 +94,21 @@ COMMON_TS = ["--settings", "warp_tiltseries.settings", "--input_data", "tomostar
     "params,expected",
     [
         ({}, ["ts_aretomo", *COMMON_TS, "--output_processing", "warp_tiltseries", "--angpix", "10",
-              "--perdevice", "1", "--alignz", "3000", "--axis_iter", "3", "--axis_batch", "5",
-              "--exe", "AreTomo2"]),
+              "--perdevice", "1", "--alignz", "3000", "--axis_iter", "1", "--exe", "AreTomo2"]),
         ({"program": "aretomo3", "patches": "4x4", "angpix": 12},
          ["ts_aretomo3", *COMMON_TS, "--output_processing", "warp_tiltseries", "--angpix", "12",
-          "--perdevice", "1", "--alignz", "3000", "--axis_iter", "3", "--axis_batch", "5",
-          "--exe", "AreTomo3", "--patches", "4,4"]),
+          "--perdevice", "1", "--alignz", "3000", "--axis_iter", "1", "--exe", "AreTomo3",
+          "--patches", "4,4"]),
+        # D7: no patches with AreTomo3 is --patches 0,0 (WarpTools' own default is 4,4)
+        ({"program": "aretomo3"},
+         ["ts_aretomo3", *COMMON_TS, "--output_processing", "warp_tiltseries", "--angpix", "10",
+          "--perdevice", "1", "--alignz", "3000", "--axis_iter", "1", "--exe", "AreTomo3",
+          "--patches", "0,0"]),
         ({"program": "imod", "imod_patch_size_nm": 150},
          ["ts_etomo_patches", *COMMON_TS, "--output_processing", "warp_tiltseries", "--angpix",
           "10", "--perdevice", "1", "--patch_size", "1500", "--do_axis_search"]),
     ],
-    ids=["aretomo2", "aretomo3", "imod"],
+    ids=["aretomo2", "aretomo3", "aretomo3-no-patches", "imod"],
 )  # fmt: skip
 def test_ts_alignment(tmp_path, params, expected):
     mod = driver_module("tsAlignment")
@@ -110,14 +116,13 @@ def test_ts_alignment(tmp_path, params, expected):
     assert argv(call) == ["warptools", *expected]
 
 
-@pytest.mark.parametrize(
-    "hand,flag", [("auto", "--set_auto"), ("flip", "--set_flip"), ("noflip", "--set_noflip")]
-)
+@pytest.mark.parametrize("hand,flag", [("flip", "--set_flip"), ("noflip", "--set_noflip")])
 def test_ts_ctf(tmp_path, hand, flag):
+    """D8: each tilt series gets the dataset's decision (--set_flip/--set_noflip), never its own
+    --set_auto; the decision comes from one --check over every tilt series (prepare)."""
     mod = driver_module("tsCtf")
-    check, set_hand, ctf = mod["commands"](
-        context(tmp_path, "tsCtf", {"defocus_hand": hand}), "TS_01"
-    )
+    ctx = context(tmp_path, "tsCtf", {"defocus_hand": "auto"})
+    set_hand, ctf = mod["commands"](ctx, "TS_01", hand)
     io = [
         *COMMON_TS,
         "--input_processing",
@@ -125,12 +130,17 @@ def test_ts_ctf(tmp_path, hand, flag):
         "--output_processing",
         "warp_tiltseries",
     ]
-    assert argv(check) == ["warptools", "ts_defocus_hand", *io, "--check"]
     assert argv(set_hand) == ["warptools", "ts_defocus_hand", *io, flag]
     assert argv(ctf) == [
-        "warptools", "ts_ctf", *io, "--window", "512", "--range_low", "30", "--range_high", "6",
+        "warptools", "ts_ctf", *io, "--window", "512", "--range_low", "30", "--range_high", "6.2",
         "--defocus_min", "1.1", "--defocus_max", "8", "--voltage", "300", "--cs", "2.7",
         "--amplitude", "0.1", "--perdevice", "1",
+    ]  # fmt: skip
+    check = mod["check_command"](ctx, "hand_check/tilt_series.txt")
+    assert argv(check) == [
+        "warptools", "ts_defocus_hand", "--settings", "warp_tiltseries.settings", "--input_data",
+        "hand_check/tilt_series.txt", "--input_processing", "../job004/warp_tiltseries",
+        "--output_processing", "hand_check", "--check",
     ]  # fmt: skip
 
 
@@ -179,7 +189,10 @@ def test_executable_and_simulator_forms(tmp_path):
     assert _runner(tmp_path, {"warptools": {"executable": "/opt/warp/WarpTools"}}).argv(call) == [
         "/opt/warp/WarpTools", "ts_ctf"]  # fmt: skip
     sim = _runner(tmp_path, {"simulate": True}).argv(call)
-    assert sim[1:] == ["-m", "crboost.simulator", "WarpTools", "ts_ctf"]
+    # the simulated WarpTools environment: a folder of programs (AreTomo, IMOD next to it)
+    assert sim == [str(tmp_path / ".crboost/simulator/bin/WarpTools"), "ts_ctf"]
+    assert "crboost.simulator" in Path(sim[0]).read_text()
+    assert (tmp_path / ".crboost/simulator/IMOD/bin/batchruntomo").exists()
 
 
 def test_print_only_runs_nothing(tmp_path, capsys, monkeypatch):

@@ -34,8 +34,7 @@ import numpy as np
 import pytest
 from conftest import copy_project, run_cli
 
-from crboost.cli import DEMO_SETTINGS
-from crboost.demo import write_demo_data
+from crboost.demo import DEMO_SETTINGS, write_demo_data
 from crboost.project.init import init_project
 
 pytestmark = pytest.mark.slow

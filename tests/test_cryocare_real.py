@@ -45,7 +45,7 @@ def test_denoise_jobs_with_the_real_cryocare(tmp_path, cryocare_bin):
     data["tools"]["simulate"] = ["warptools", "aretomo2", "aretomo3", "pytom", "relion"]
     data["tools"]["cryocare"] = {"path": str(cryocare_bin)}
     train = next(j for j in data["pipeline"] if j["name"] == "denoisetrain")
-    # tomograms of 32^3 voxels: patch 8, a 2-level U-Net, one short epoch
+    # tomograms of 64 x 64 x 32 voxels: patch 8, a 2-level U-Net, one short epoch
     train["params"] = {"tomograms": ["TS_01"], "subvolume_dimensions": 8,
                        "number_training_subvolumes": 40, "epochs": 1, "steps_per_epoch": 4,
                        "batch_size": 4, "unet_n_depth": 2, "unet_n_first": 8}  # fmt: skip
@@ -69,7 +69,7 @@ def test_denoise_jobs_with_the_real_cryocare(tmp_path, cryocare_bin):
     ):
         assert path == f"External/job009/tomograms/rec_{ts}.mrc"
         with mrcfile.open(project / path) as mrc:
-            assert mrc.header.mode == 2 and mrc.data.shape == (32, 32, 32)
+            assert mrc.header.mode == 2 and mrc.data.shape == (32, 64, 64)
             assert np.isfinite(mrc.data).all() and mrc.data.std() > 0
             labels = b" ".join(bytes(x) for x in mrc.header.label)  # label 9; nlabl is the half's
             assert b"cryoCARE" in labels and b"SIMULATED" not in labels

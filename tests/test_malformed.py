@@ -17,8 +17,8 @@ import yaml
 from conftest import copy_project, run_cli
 
 from crboost.acquisition.names import star_problem
-from crboost.cli import DEMO_SETTINGS, main
-from crboost.demo import write_demo_data
+from crboost.cli import main
+from crboost.demo import DEMO_SETTINGS, write_demo_data
 from crboost.project.init import init_project
 
 # --- helpers -------------------------------------------------------------------------------

@@ -87,12 +87,12 @@ def test_run_stops_when_tomograms_are_too_thin_for_the_cryocare_patch(tmp_path):
     config = project / "crboost.yaml"
     data = yaml.safe_load(config.read_text())
     train = next(j for j in data["pipeline"] if j["name"] == "denoisetrain")
-    train["params"]["subvolume_dimensions"] = 16  # tomograms are 32 x 32 x 32 voxels
+    train["params"]["subvolume_dimensions"] = 16  # tomograms are 64 x 64 x 32 voxels
     config.write_text(yaml.safe_dump(data))
     line = one_line_error(run_cli("run", str(project)))
     assert (
         "pipeline.denoisetrain.params.subvolume_dimensions = 16" in line
-        and "32x32x32" in line
+        and "64x64x32" in line
         and "Z too" in line
     )
     assert not (project / "Import/job001/tilt_series").exists(), "a job ran"

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import starfile
 
-from crboost.demo import particle_map, write_template
+from crboost.demo import write_template
+from crboost.phantom import particle_map
 from crboost.simulator.pytom_angles import get_angle_list
 
 VOXEL = 5.4

@@ -11,6 +11,7 @@ from ..errors import CrboostError
 from .globbing import GlobTooLarge, glob_files
 from .inference import infer
 from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc
+from .mdoc_values import stack_only_refusal
 from .names import tilt_series_name
 
 
@@ -43,12 +44,17 @@ def inspect_mdocs(
                     f"{path}: same tilt-series name {name!r} as {seen[name.lower()]}"
                 )
             seen[name.lower()] = path
-            mdoc = read_tilt_series_mdoc(path)
+            mdoc = read_tilt_series_mdoc(path, stack_only_ok=True)
         except CrboostError as e:
             entry["error"] = str(e)
             continue
         entry.update(_describe(mdoc, dose_override))
         entry["warnings"] += mdoc.warnings
+        if mdoc.stack_only:  # recognised, its values shown, and refused (init skips it too)
+            entry["stack_only"] = True
+            entry["movies"] = {"found": 0, "missing": len(mdoc.tilts)}
+            entry["error"] = stack_only_refusal(Path(path), mdoc.path.name.removesuffix(".mdoc"))
+            continue
         names = movies if movies is not None else _movie_names_near(Path(path))
         found = sum(1 for t in mdoc.tilts if t.movie in names or Path(t.movie).stem in names)
         entry["movies"] = {"found": found, "missing": len(mdoc.tilts) - found}
@@ -138,6 +144,10 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"{name:<24} {e['tilts']:>5} {rng:>15} {dose:>9} {movies:>9}  {status}")
         for w in e["warnings"]:
             lines.append(f"{'':<24}   warning: {w}")
+        if e.get("stack_only"):
+            lines.append(f"{'':<24}   stack-only session: pixel size {e['pixel_size']} A, "
+                         f"voltage {e['voltage']} kV, tilt axis {e['tilt_axis']}, detector "
+                         f"{e['detector_size']}, {e['software']}")  # fmt: skip
     inf = report["inferred"]
     lines.append("")
     lines.append(f"usable tilt series: {report['usable']} of {len(report['tilt_series'])}")

@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import MdocError
 from . import sanity
 from .mdoc_dates import parse_mdoc_datetime
-from .mdoc_values import sane, tilt_dose, warn_odd
+from .mdoc_values import sane, stack_only_refusal, tilt_dose, warn_odd
 from .names import movie_basename
 
 # mdocfile logs every alias and unknown key as a warning; those are not problems for us.
@@ -71,6 +71,8 @@ class TiltSeriesMdoc:
     detector_size: tuple[int, int] | None
     ordered_by: str
     warnings: list[str] = field(default_factory=list)
+    #: no movies saved (every SubFramePath empty): the tilts are only in the tilt stack
+    stack_only: bool = False
 
     @property
     def is_eer(self) -> bool:
@@ -85,8 +87,9 @@ class TiltSeriesMdoc:
         return [t.dose for t in self.tilts]
 
 
-def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
-    """Parse one tilt-series mdoc. Raises MdocError (naming the file) when it is not usable."""
+def read_tilt_series_mdoc(path: str | Path, stack_only_ok: bool = False) -> TiltSeriesMdoc:
+    """Parse one tilt-series mdoc. Raises MdocError (naming the file) when it is not usable;
+    stack_only_ok: a stack-only session (no SubFramePath at all) is read, not refused."""
     from mdocfile.data_models import MdocGlobalData, MdocSectionData
     from mdocfile.utils import find_section_entries, find_title_entries
     from pydantic import ValidationError
@@ -171,6 +174,11 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
             "(two mdocs joined, or an edited file)"
         )
 
+    stack_only = bool(sections) and not any(
+        (_raw_value(lines, starts, i, "SubFramePath") or "").strip() for i in range(len(sections))
+    )
+    if stack_only and not stack_only_ok:
+        raise MdocError(stack_only_refusal(path, global_data.ImageFile))
     tilts = []
     for index, s in enumerate(sections):
         if s.TiltAngle is None:
@@ -178,7 +186,9 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
         angle = sane(path, f"[ZValue = {s.ZValue}] TiltAngle", sanity.TILT_ANGLE, s.TiltAngle,
                       nan_is_missing=False)  # fmt: skip
         raw_path = _raw_value(lines, starts, index, "SubFramePath") or ""
-        if not raw_path.strip():  # mdocfile makes an empty one the path "."
+        if stack_only:  # a stand-in name per tilt: the tilt's section in the stack
+            raw_path = f"{global_data.ImageFile or path.stem}[{s.ZValue}]"
+        elif not raw_path.strip():  # mdocfile makes an empty one the path "."
             raise MdocError(
                 f"{path}: section [ZValue = {s.ZValue}] has no SubFramePath (movies not saved?)"
             )
@@ -242,6 +252,7 @@ def read_tilt_series_mdoc(path: str | Path) -> TiltSeriesMdoc:
         detector_size=detector,
         ordered_by=ordered_by,
         warnings=warnings,
+        stack_only=stack_only,
     )
 
 

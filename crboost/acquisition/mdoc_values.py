@@ -57,3 +57,14 @@ def warn_odd(warnings: list[str], quantity, value: float) -> None:
     oddity = quantity.oddity(value)
     if oddity:
         warnings.append(oddity)
+
+
+def stack_only_refusal(path: Path, stack: str | None) -> str:
+    """Why a stack-only session (no movie saved) is not processed: crboost's pipeline starts from
+    movies (WarpTools' motion correction and per-tilt CTF; even/odd halves for denoising)."""
+    return (
+        f"{path}: stack-only session (no movie saved: every SubFramePath is empty; the tilts are "
+        f"only in the tilt stack {stack or '(ImageFile)'}): not supported, crboost processes "
+        "movies (WarpTools motion correction, per-tilt CTF, even/odd halves for denoising); "
+        "acquire with frames saved"
+    )

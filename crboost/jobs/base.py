@@ -106,10 +106,19 @@ class JobParams(BaseModel):
     #: Where the job writes an item's tomogram (relative to the job dir; `{ts}` and the params
     #: as format fields), for the "tomogram" QC product and the report.
     tomogram_file: ClassVar[str | None] = None
+    #: True: items already done keep their result when the prepare step runs again (new
+    #: upstream items): the prepare output is an `ancient` input of the items, and the driver
+    #: keeps its earlier decision for them (tsCtf's defocus hand). False: every item re-runs.
+    prepare_keeps_done_items: ClassVar[bool] = False
     #: The per-item tasks read the upstream job's job-level files (its STAR with every item's
     #: row, e.g. the tomograms.star rows a RELION program needs) rather than the same item of
     #: it: they wait for the whole upstream job.
     items_read_upstream_job: ClassVar[bool] = False
+
+    def check_upstream(self, chain: list[tuple[str, JobParams]]) -> str | None:
+        """Why these params cannot work with the jobs upstream ((name, params), nearest first),
+        or None: a value that needs an earlier job to have made something."""
+        return None
 
     @classmethod
     def per_item(cls) -> bool:
@@ -172,6 +181,39 @@ def ordered(*pairs: tuple[str, str, str]):
                 raise ValueError(
                     f"{larger} = {high:g} must be larger than {smaller} = {low:g} ({what})"
                 )
+        return model
+
+    return model_validator(mode="after")(check)
+
+
+def resolution_default(field: str):
+    """A high-resolution limit (A) that follows the pixel size: unset means max(6, 2.1 x pixel
+    size), 5 % above Nyquist at the coarsest."""
+
+    def fill(data: Any) -> Any:
+        if isinstance(data, dict) and data.get(field) is None and data.get("pixel_size"):
+            data = {**data, field: round(max(6.0, 2.1 * float(data["pixel_size"])), 2)}
+        return data
+
+    return model_validator(mode="before")(fill)
+
+
+def nyquist_limit(field: str, strict: bool):
+    """A high-resolution limit at or beyond Nyquist (2 x pixel size) is refused, as Warp would
+    refuse it at run time: fs_motion_and_ctf (Movie.ProcessCTF.cs, 'Max frequency to fit is
+    higher than the Nyquist frequency') below 2 x pixel size, ts_ctf (CTFTiltseries.cs) also at
+    2 x pixel size (strict)."""
+
+    def check(model):
+        value, pixel = getattr(model, field), model.pixel_size
+        beyond = value <= 2 * pixel if strict else value < 2 * pixel
+        if beyond:
+            raise ValueError(
+                f"{field} = {value:g} A is beyond Nyquist for {pixel:g} A pixels (2 x pixel size "
+                f"= {2 * pixel:g} A): Warp would refuse every fit; use "
+                f"{'more than' if strict else 'at least'} {2 * pixel:g} A, or leave it unset for "
+                "max(6, 2.1 x pixel size)"
+            )
         return model
 
     return model_validator(mode="after")(check)

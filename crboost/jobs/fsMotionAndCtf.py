@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from .base import JobParams, ordered, synced_from_globals
+from .base import JobParams, nyquist_limit, ordered, resolution_default, synced_from_globals
 
 _GRID = r"^\d+x\d+x\d+$"
 
@@ -55,7 +55,13 @@ class FsMotionAndCtfParams(JobParams):
     m_grid: str = Field("1x1x3", pattern=_GRID, description="Motion model grid XxYxT.")
     c_window: int = Field(512, ge=64, le=4096, description="CTF: window size, px.")
     c_range_min: float = Field(30, gt=0, le=1000, description="CTF: low resolution limit, A.")
-    c_range_max: float = Field(6.0, gt=0, le=1000, description="CTF: high resolution limit, A.")
+    c_range_max: float | None = Field(
+        None,
+        gt=0,
+        le=1000,
+        description="CTF: high resolution limit, A (null: max(6, 2.1 x pixel size); at least "
+        "2 x pixel size: Warp refuses to fit beyond Nyquist).",
+    )
     c_defocus_min: float = Field(1.1, ge=0, le=100, description="CTF: minimum defocus, um.")
     c_defocus_max: float = Field(8.0, gt=0, le=100, description="CTF: maximum defocus, um.")
     c_grid: str = Field("2x2x1", pattern=_GRID, description="CTF model grid XxYxT.")
@@ -66,6 +72,8 @@ class FsMotionAndCtfParams(JobParams):
     out_skip_last: int = Field(0, ge=0, le=100000, description="Frames to skip at the end.")
     perdevice: int = Field(1, ge=1, le=16, description="Processes per GPU.")
 
+    _default_limit = resolution_default("c_range_max")
+    _nyquist = nyquist_limit("c_range_max", strict=False)
     _ordered = ordered(
         ("m_range_min", "m_range_max", "resolution limits"),
         ("c_range_min", "c_range_max", "resolution limits"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .base import JobParams, synced_from_globals
 
@@ -35,10 +35,27 @@ class TsAlignmentParams(JobParams):
     )
     angpix: float = Field(10.0, gt=0, le=100, description="Pixel size for alignment, A.")
     patches: str = Field(
-        "", pattern=r"^(\d+x\d+)?$", description="AreTomo local patches, e.g. 4x4 ('' = none)."
+        "",
+        pattern=r"^(\d+x\d+)?$",
+        description="AreTomo local patches, e.g. 4x4 ('' = none, also for AreTomo3).",
     )
-    axis_iter: int = Field(3, ge=0, le=20, description="AreTomo: tilt-axis refinement iterations.")
-    axis_batch: int = Field(5, ge=0, le=100, description="AreTomo: tilt series per axis batch.")
+    axis_iter: int = Field(
+        1,
+        ge=0,
+        le=20,
+        description="AreTomo: tilt-axis searches per tilt series before a final run with the "
+        "axis fixed (0: keep the mdoc's axis; each adds one AreTomo run).",
+    )
     imod_patch_size_nm: float = Field(200, gt=0, le=10000, description="IMOD: patch size, nm.")
     imod_axis_search: bool = Field(True, description="IMOD: search the tilt axis angle.")
     perdevice: int = Field(1, ge=1, le=16, description="Processes per GPU.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_axis_batch(cls, data):
+        if isinstance(data, dict) and "axis_batch" in data:
+            raise ValueError(
+                "axis_batch: no longer a setting: crboost aligns one tilt series per WarpTools "
+                "call, so each tilt series refines its own axis (axis_iter); remove it"
+            )
+        return data

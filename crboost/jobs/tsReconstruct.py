@@ -33,3 +33,16 @@ class TsReconstructParams(JobParams):
     deconv: bool = Field(True, description="Also write a deconvolved tomogram.")
     dont_invert: bool = Field(False, description="Do not invert contrast.")
     perdevice: int = Field(1, ge=1, le=16, description="Processes per GPU.")
+
+    def check_upstream(self, chain: list[tuple[str, JobParams]]) -> str | None:
+        """--halfmap_frames reads the frame series' even/odd averages (ReconstructTiltseries.cs
+        checks for them): the motion job must have written them."""
+        if not self.halfmap_frames:
+            return None
+        motion = next(((n, p) for n, p in chain if p.type_name == "fsMotionAndCtf"), None)
+        if motion is not None and not motion[1].out_average_halves:
+            return (
+                f"halfmap_frames: true needs even/odd frame averages, but job '{motion[0]}' "
+                "(fsMotionAndCtf) has out_average_halves: false; set one of them"
+            )
+        return None

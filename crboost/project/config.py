@@ -112,6 +112,40 @@ class ToolConfig(_Strict):
     )
 
 
+class WarpProgramConfig(_Strict):
+    """A program WarpTools starts itself (AreTomo2/3): it runs in WarpTools' environment."""
+
+    executable: str | None = Field(
+        None,
+        description="Its name on the PATH of WarpTools' environment (inside WarpTools' image), "
+        "or an absolute path there.",
+    )
+    container: str | None = Field(
+        None, description="Not allowed: WarpTools starts the program in its own environment."
+    )
+
+    @field_validator("container")
+    @classmethod
+    def _no_image(cls, value: str | None) -> str | None:
+        if value:
+            raise ValueError(
+                "WarpTools starts AreTomo itself (ts_aretomo --exe), inside WarpTools' own "
+                "environment, never from a separate image: put AreTomo into the WarpTools image "
+                "or environment and give its name or path there as executable"
+            )
+        return value
+
+
+class ImodConfig(_Strict):
+    """IMOD as WarpTools uses it (ts_etomo_patches runs batchruntomo and submfg by name)."""
+
+    dir: str | None = Field(
+        None,
+        description="IMOD's installation folder in WarpTools' environment (IMOD_DIR; its bin/ "
+        "goes first on PATH); null: the environment provides batchruntomo and IMOD_DIR.",
+    )
+
+
 class ToolsConfig(_Strict):
     simulate: bool | list[str] = Field(
         False,
@@ -126,9 +160,21 @@ class ToolsConfig(_Strict):
         "apptainer", description="Program that runs container images."
     )
     binds: list[str] = Field(default_factory=list, description="Extra container bind paths.")
-    warptools: ToolConfig = Field(default_factory=lambda: ToolConfig(executable="WarpTools"))
-    aretomo2: ToolConfig = Field(default_factory=lambda: ToolConfig(executable="AreTomo2"))
-    aretomo3: ToolConfig = Field(default_factory=lambda: ToolConfig(executable="AreTomo3"))
+    warptools: ToolConfig = Field(
+        default_factory=lambda: ToolConfig(executable="WarpTools"),
+        description="WarpTools: its image, or its executable. AreTomo and IMOD run inside it.",
+    )
+    aretomo2: WarpProgramConfig = Field(
+        default_factory=lambda: WarpProgramConfig(executable="AreTomo2"),
+        description="AreTomo2, as WarpTools finds it (ts_aretomo --exe).",
+    )
+    aretomo3: WarpProgramConfig = Field(
+        default_factory=lambda: WarpProgramConfig(executable="AreTomo3"),
+        description="AreTomo3, as WarpTools finds it (ts_aretomo3 --exe).",
+    )
+    imod: ImodConfig = Field(
+        default_factory=ImodConfig, description="IMOD, in WarpTools' environment."
+    )
     cryocare: ToolConfig = Field(
         default_factory=ToolConfig,
         description="cryoCARE 0.3 (cryoCARE_extract_train_data.py, _train.py, _predict.py).",
@@ -146,7 +192,9 @@ class ToolsConfig(_Strict):
     @classmethod
     def _known_tools(cls, value: bool | list[str]) -> bool | list[str]:
         if isinstance(value, list):
-            known = [n for n, f in cls.model_fields.items() if f.annotation is ToolConfig]
+            # (AreTomo and IMOD run in WarpTools' environment: simulated with it)
+            kinds = (ToolConfig, WarpProgramConfig)
+            known = [n for n, f in cls.model_fields.items() if f.annotation in kinds]
             unknown = [v for v in value if v not in known]
             if unknown:
                 raise ValueError(f"unknown tool {unknown[0]!r} (tools: {', '.join(known)})")

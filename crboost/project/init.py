@@ -23,6 +23,7 @@ from .adopt import mark_done, plan_adoption
 from .config import CONFIG_NAME, DataConfig, parse_config, set_dotted
 from .configfile import render_config
 from .load import build_jobs, load_project
+from .location import check_path, record_root
 
 #: Config keys filled from the mdocs, and the inferred attribute each comes from.
 INFERRED_KEYS = {
@@ -129,6 +130,7 @@ def init_project(
     except Exception as e:
         raise ConfigError(f"data: {e}") from None
     manifest = load_manifest(root, data_cfg, reuse=False)
+    check_path(root, manifest.names)
     if not manifest.tilt_series:
         reasons = "; ".join(f"{k}: {v}" for k, v in manifest.skipped.items())
         raise ConfigError(f"data.mdocs = {data_cfg.mdocs!r}: no usable tilt series ({reasons})")
@@ -177,6 +179,7 @@ def init_project(
     root.mkdir(parents=True, exist_ok=True)
     config_path.write_text(text)
     manifest.write(root)
+    record_root(root)
     done = mark_done(load_project(config_path)) if data.get("adopt") else []
     return InitResult(config_path, manifest, inferred, data.get("adopt", {}), done)
 

@@ -183,6 +183,13 @@ def build_jobs(config: ProjectConfig, pipeline: Pipeline | PipelineIndex) -> tup
             raise ConfigError(f"{where}.name = {entry.name!r}: used by an earlier job")
         params = cls.from_config(entry.params, config, f"{where}.params")
         upstream = _upstream(entry, cls, jobs, where)
+        chain, job = [], upstream
+        while job is not None:
+            chain.append((job.name, job.params))
+            job = job.upstream
+        problem = params.check_upstream(chain)
+        if problem:
+            raise ConfigError(f"{where}.params ({entry.name}): {problem}")
         alias = f"{cls.type_dir}/{entry.name}/"
         is_new = False
         if entry.name in config.adopt:

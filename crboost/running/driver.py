@@ -97,8 +97,13 @@ def copy_from_upstream(ctx: JobContext, name: str) -> None:
 
 
 def carry_tilt_series_state(ctx: JobContext) -> None:
-    """Tilt-series jobs after tsImport: link its tomostar/, copy the upstream settings."""
+    """Tilt-series jobs after tsImport: link its tomostar/ and frameseries/ (the .tomostar files
+    name their tilts as ../frameseries/<ts>/<movie>, which must resolve from this job's
+    tomostar/ both through the link and as text), copy the upstream settings."""
     link(ctx, "tomostar", Path(str(ctx.input_dir), "tomostar"))
+    upstream = ctx.root / str(ctx.input_dir) / "frameseries"
+    if upstream.exists():
+        link(ctx, "frameseries", Path(str(ctx.input_dir), "frameseries"))
     copy_from_upstream(ctx, "warp_tiltseries.settings")
 
 
@@ -121,6 +126,22 @@ def run_calls(ctx: JobContext, calls: list[ToolCall]) -> bool:
     for call in calls:
         ctx.run(call)
     return not ctx.runner.print_only
+
+
+def run_despite_settings_race(ctx: JobContext, call: ToolCall, complete: Callable[[], bool]):
+    """Run a WarpTools call that saves `<output>/<command>.settings` when it ends: two calls of
+    one job ending at once make the second fail on that file (an IOException of File.Create,
+    FileShare.None), after its items were processed. Such a failure is kept as a success when
+    `complete()` finds every result of the call."""
+    try:
+        return ctx.run(call)
+    except DriverError as e:
+        race = "IOException" in e.output and ".settings'" in e.output
+        if race and not ctx.runner.print_only and complete():
+            print(f"crboost: {e}: only the shared .settings file was busy (another call of this "
+                  "job was saving it); every result is there, kept", flush=True)  # fmt: skip
+            return None
+        raise
 
 
 def clear_previous(ctx: JobContext, paths: list[Path]) -> None:

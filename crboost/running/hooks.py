@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from ..errors import CrboostError
@@ -51,7 +52,15 @@ def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
 
 def save_manifest(project: Project) -> None:
     """Write the refreshed manifest; links of movies that moved follow them; tilt series skipped
-    since the import job last ran are added to its run.out."""
+    since the import job last ran are added to its run.out; after the project moved, Warp's
+    metadata names the new place (project/location.py)."""
+    from ..project.location import moved_from, relocate
+
+    old = moved_from(project.root)
+    changed = relocate(project.root)
+    if old:
+        print(f"crboost: the project moved from {old}: {changed} Warp metadata file(s) now name "
+              "its new place", file=sys.stderr)  # fmt: skip
     if project.manifest.changed:
         from ..acquisition.frames import relink_moved_movies
 

@@ -13,16 +13,17 @@ from typing import Any
 from ..errors import CrboostError
 from ..project.config import CONFIG_NAME
 from ..project.load import PARAMS_FILE
-from ..tools.runner import ToolCall, ToolFailed, ToolRunner
+from ..tools.runner import ToolCall, ToolFailed, ToolResult, ToolRunner
 from .jobsetup import find_project_root
 
 
 class DriverError(CrboostError):
     """A job step failed; the message is the one-line reason."""
 
-    def __init__(self, message: str, stderr_tail: str = ""):
+    def __init__(self, message: str, stderr_tail: str = "", output: str = ""):
         super().__init__(message)
         self.stderr_tail = stderr_tail
+        self.output = output  # the tool's whole output, for drivers that read why it failed
 
 
 @dataclass
@@ -105,11 +106,11 @@ class JobContext:
     def runner(self) -> ToolRunner:
         return ToolRunner(self.config, self.root, self.type)
 
-    def run(self, call: ToolCall) -> None:
+    def run(self, call: ToolCall) -> ToolResult:
         try:
-            self.runner.run(call)
+            return self.runner.run(call)
         except ToolFailed as e:
-            raise DriverError(str(e), e.stderr_tail) from None
+            raise DriverError(str(e), e.stderr_tail, e.output) from None
 
 
 def open_job(job: str | None) -> JobContext:

@@ -69,7 +69,9 @@ def run_project(
         take_over(project, base, orphans)
         save_manifest(project)  # also when Snakemake finds nothing to do (no onstart then)
         write_snapshot(project.root, project.curation)
-    cmd = [*base, "--profile", str(profile_path), *run_options(project, profile_path),
+    # the project's options first: --resources and --group-components take every value up to the
+    # next option, and --profile ends them (a target after -- is never read as a resource)
+    cmd = [*base, *run_options(project, profile_path), "--profile", str(profile_path),
            *snakemake_args]  # fmt: skip
     # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project
     if dry:
@@ -181,25 +183,34 @@ def run_options(project: Project, profile_path: Path) -> list[str]:
         # a batch of tasks never asks for more than one node has (it would pend forever)
         if node.cpus:
             options += ["--cores", str(node.cpus)]
-        caps = [f"gpu={node.gpus}"] if node.gpus is not None else []
-        caps += [f"mem_mb={node.mem_mb}"] if node.mem_mb else []
-        if caps:
-            options += ["--resources", *caps]
+    caps = [f"gpu={node.gpus}"] if node is not None and node.gpus is not None else []
+    caps += [f"mem_mb={node.mem_mb}"] if node is not None and node.mem_mb else []
     profile = yaml.safe_load((profile_path / "config.yaml").read_text()) or {}
+    if profile.get("executor") != "slurm" and not any(c.startswith("gpu=") for c in caps):
+        from ..tools.gpus import visible_count
+
+        # locally, no more GPU tasks at once than there are GPUs (each leases its own)
+        count = visible_count(project.config.tools.simulated("warptools"))
+        caps += [f"gpu={count}"] if count else []
+    if caps:
+        options += ["--resources", *caps]
     if profile.get("executor") == "slurm":
         options += ["--slurm-jobname-prefix", job_name_prefix(project.root)]
     return options
 
 
 def check_tools(project: Project, dry: bool) -> None:
-    """Tools the remaining work needs, found before anything starts (a dry run only warns)."""
+    """The cheap part of `crboost check` (running/check.py): tools the remaining work needs,
+    found before anything starts (a dry run only warns); little free disk is a warning."""
+    from .check import disk_problem
     from .preflight import missing_tools
 
     problems = missing_tools(project)
     if problems and not dry:
         raise CrboostError("; ".join(problems))
-    for problem in problems:
-        print(f"crboost: warning: {problem}", file=sys.stderr)
+    for problem in [*problems, disk_problem(project)]:
+        if problem:
+            print(f"crboost: warning: {problem}", file=sys.stderr)
 
 
 def print_skipped(project: Project) -> None:

@@ -37,7 +37,8 @@ def jobs_with_work(project: Project) -> list[Job]:
 def tools_needed(project: Project, jobs: Iterable[Job]) -> dict[str, list[str]]:
     """{tool key: names of the jobs needing it} for the tools crboost starts itself."""
     needed: dict[str, list[str]] = {}
-    warptools_direct = not project.config.tools.warptools.container
+    tools = project.config.tools
+    warptools_direct = not tools.warptools.container and not tools.simulated("warptools")
     for job in jobs:
         for tool in job.cls.tools:
             if tool.startswith("aretomo"):

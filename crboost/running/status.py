@@ -38,6 +38,8 @@ class JobStatus:
     items: dict[str, str] = field(default_factory=dict)
     #: {tilt series: the last failure line about it}
     failures: dict[str, str] = field(default_factory=dict)
+    #: a dataset-wide decision of the job's prepare step ("status_line" of its JSON)
+    decision: str | None = None
 
 
 #: JobStatus fields `crboost status --json` leaves out (the table shows `changes`)
@@ -101,9 +103,21 @@ def project_status(project: Project, reconcile_statuses: bool = True) -> list[Jo
                 else {},
                 items=states,
                 failures={ts: reasons[ts] for ts in failed},
+                decision=_decision(root, job),
             )
         )
     return out
+
+
+def _decision(root: Path, job: Job) -> str | None:
+    """What the job's prepare step decided for the whole dataset, as it says it."""
+    name = getattr(job.params, "prepare_output", None)
+    if not name:
+        return None
+    try:
+        return json.loads((root / job.dir / name).read_text()).get("status_line")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _status(root: Path, job: Job, relion: str | None, alive: bool, incomplete: set[str],
@@ -257,6 +271,8 @@ def format_table(
         )
         for change in j.changes[:5]:
             rows.append(f"{'':<14}   changed {change}")
+        if j.decision:
+            rows.append(f"{'':<14}   {j.decision}")
         if j.error:
             rows.append(f"{'':<14}   error: {j.error}")
         if j.tilts_dropped:

@@ -1,4 +1,13 @@
-"""Simulated WarpTools verbs on frame series: create_settings, fs_motion_and_ctf, ts_import."""
+"""Simulated WarpTools verbs on frame series: create_settings and fs_motion_and_ctf
+(CreateSettings.cs, MotionCTFFrameseries.cs, Movie.ProcessCTF.cs, Movie.ExportMovie.cs).
+
+Each movie becomes, in the output folder: <stem>.xml (root <Movie>, DataDirectory = the movie's
+folder as an absolute path), average/<stem>.mrc, average/even|odd/<stem>.mrc (only for movies of
+more than one frame), powerspectrum/<stem>.mrc. The CTF is the truth of the demo's phantom when
+the movie has one (geometry.py): Defocus and DefocusDelta in um (U = D + Delta/2, V = D - Delta/2,
+CTF.cs), DefocusAngle in degrees, and a 2x2 GridCTF of the local defocus at the image's corners
+(which carries the defocus hand).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..phantom import local_defocus
 from .formats import (
     Failure,
     faults,
@@ -17,21 +27,22 @@ from .formats import (
     rng_for,
     settings_xml,
     write_mrc,
-    write_processed_items,
-    write_tomostar,
     write_xml,
 )
-from .warp_common import Context
+from .geometry import truth_of_movie
+from .warp_common import Context, iterate, save_settings, workers
 
 
 def create_settings(o: dict) -> None:
-    angpix = float(o["angpix"])
+    try:
+        angpix = float(o["angpix"])
+    except ValueError:
+        raise Failure(f"Invalid pixel size: {o['angpix']}") from None
     if angpix <= 0:
         raise Failure("Pixel size must be positive")
-    dims = (o["tomo_dimensions"] or "").split("x") if o["tomo_dimensions"] else []
+    dims = o["tomo_dimensions"].split("x") if o["tomo_dimensions"] else []
     if dims and len(dims) != 3:
         raise Failure(f"Invalid number of dimensions specified: {len(dims)}, expected 3")
-    exposure = float(o["exposure"])
     import_params = {
         "DataFolder": o["folder_data"],
         "Extension": o["extension"] or "*.tif",
@@ -41,158 +52,122 @@ def create_settings(o: dict) -> None:
         "GainFlipX": bool(o["gain_flip_x"]),
         "GainFlipY": bool(o["gain_flip_y"]),
         "GainTranspose": bool(o["gain_transpose"]),
-        "DosePerAngstromFrame": -exposure,
+        "DosePerAngstromFrame": -float(o["exposure"]),
         "EERGroupFrames": -int(o["eer_ngroups"]),
         "BinTimes": float(o["bin"] or 0),
     }
     tomo = {"DimensionsX": dims[0], "DimensionsY": dims[1], "DimensionsZ": dims[2]} if dims else {}
+    if not Path(o["folder_data"]).is_dir():
+        print(f"Warning: data folder {o['folder_data']} does not exist yet")
     out = Path(o["output"])
     write_xml(out, settings_xml(import_params, tomo))
     print(f"Settings saved to {Path.cwd() / out}")
 
 
+def _grid(text: str | None, what: str) -> list[int]:
+    if not text:
+        return [1, 1, 1]
+    try:
+        dims = [int(v) for v in text.split("x")]
+        assert len(dims) == 3
+    except (ValueError, AssertionError):
+        raise Failure(
+            f"{what} grid dimensions must be specified as XxYxZ, e.g. 5x5x40, or left empty "
+            "for auto"
+        ) from None
+    return dims
+
+
 def fs_motion_and_ctf(o: dict) -> None:
     ctx = Context(o)
-    if not o["out_averages"]:
-        print("Not exporting averages (--out_averages not set)")
-    dmin, dmax = float(o["c_defocus_min"]), float(o["c_defocus_max"])
+    _grid(o["m_grid"], "Motion")
+    ctf_grid = _grid(o["c_grid"], "CTF")
+    if ctf_grid[2] > 1 and o["c_use_sum"]:
+        raise Failure("CTF grid can't be larger than 1 in Z dimension when using movie sums "
+                      "because they have only 1 frame")  # fmt: skip
+    if o["out_thumbnails"] is not None and not o["out_averages"]:
+        raise Failure("Can't export thumbnails without exporting averages")
+    workers(ctx)
     # one delay (and fault) per call: crboost's driver calls it for one tilt series
     faults(os.environ.get("CRBOOST_SIM_ITEM", ctx.settings_path.stem))
-    done = []
-    for movie in ctx.items:
-        frames, _ = read_mrc(movie) if movie.suffix == ".mrc" else (_fake_frames(movie), ctx.pixel)
-        if frames.ndim == 2:
-            frames = frames[None]
-        skip_first, skip_last = int(o["out_skip_first"]), int(o["out_skip_last"])
-        used = frames[skip_first : len(frames) - skip_last or None]
-        name = movie.stem
-        rng = rng_for("ctf", name)
+
+    def process(item: Path) -> None:
+        _process_movie(ctx, o, item, ctf_grid)
+
+    def mark_failed(item: Path) -> None:
+        xml = ctx.output / f"{item.stem}.xml"
+        root = ET.fromstring(xml.read_bytes()) if xml.exists() else ET.Element(
+            "Movie", DataDirectory=ctx.data_dir(item))  # fmt: skip
+        root.set("UnselectManual", "True")
+        write_xml(xml, root)
+
+    iterate(ctx, process, mark_failed)
+    save_settings(ctx, "align_and_ctf_frameseries.settings")
+
+
+def _process_movie(ctx: Context, o: dict, movie: Path, ctf_grid: list[int]) -> None:
+    """One movie: motion (averages), then CTF (Movie.ProcessCTF), as a worker does it."""
+    frames, _ = read_mrc(movie) if movie.suffix == ".mrc" else (_fake_frames(movie), ctx.pixel)
+    if frames.ndim == 2:
+        frames = frames[None]
+    used = frames[int(o["out_skip_first"]) : len(frames) - int(o["out_skip_last"]) or None]
+    name = movie.stem
+    average = used.mean(axis=0).astype(np.float32)
+    if o["out_averages"]:
+        write_mrc(ctx.output / "average" / f"{name}.mrc", average, ctx.pixel)
+    if o["out_average_halves"] and len(used) > 1:  # Movie.ExportMovie.cs: needs > 1 frame
+        for half, part in (("even", used[0::2]), ("odd", used[1::2])):
+            write_mrc(ctx.output / "average" / half / f"{name}.mrc",
+                      part.mean(axis=0).astype(np.float32), ctx.pixel)  # fmt: skip
+    window = int(o["c_window"])
+    max_freq = int(2 * ctx.pixel / float(o["c_range_max"]) * window / 2)
+    if max_freq > window // 2:
+        raise Failure("Max frequency to fit is higher than the Nyquist frequency")
+    spectrum = np.log1p(np.abs(np.fft.fftshift(np.fft.fft2(average)))).astype(np.float32)
+    write_mrc(ctx.output / "powerspectrum" / f"{name}.mrc", spectrum, ctx.pixel)
+
+    dmin, dmax = float(o["c_defocus_min"]), float(o["c_defocus_max"])
+    rng = rng_for("ctf", name)
+    known = truth_of_movie(movie)
+    nx, ny = ctf_grid[0], ctf_grid[1]
+    if known is not None:
+        series, tilt = known
+        defocus, delta, angle = tilt.defocus, tilt.defocus_delta, tilt.defocus_angle
+        w, h = series.image_size
+        cells = [local_defocus(series, tilt, x * w / max(1, nx - 1), y * h / max(1, ny - 1))
+                 for y in range(ny) for x in range(nx)]  # fmt: skip
+    else:
         defocus = float(rng.uniform(dmin + 0.2 * (dmax - dmin), dmax - 0.2 * (dmax - dmin)))
-        if o["out_averages"]:
-            write_mrc(
-                ctx.output / "average" / f"{name}.mrc",
-                used.mean(axis=0).astype(np.float32),
-                ctx.pixel,
-            )
-        if o["out_average_halves"]:
-            write_mrc(
-                ctx.output / "average" / "even" / f"{name}.mrc",
-                used[0::2].mean(axis=0).astype(np.float32),
-                ctx.pixel,
-            )
-            write_mrc(
-                ctx.output / "average" / "odd" / f"{name}.mrc",
-                used[1::2].mean(axis=0).astype(np.float32)
-                if len(used) > 1
-                else used[0].astype(np.float32),
-                ctx.pixel,
-            )
-        spectrum = np.log1p(np.abs(np.fft.fftshift(np.fft.fft2(used.mean(axis=0))))).astype(
-            np.float32
-        )
-        write_mrc(ctx.output / "powerspectrum" / f"{name}.mrc", spectrum, ctx.pixel)
-        grid = [int(v) for v in (o["c_grid"] or "1x1").split("x")[:2]]
-        root = ET.Element(
-            "Movie", DataDirectory="", UnselectFilter="False", UnselectManual="null",
-            CTFResolutionEstimate=f"{rng.uniform(4, 9):.2f}", MeanFrameMovement=f"{rng.uniform(0.5, 3):.3f}",
-            MaskPercentage="-1", Bfactor="0", Weight="1", MagnificationCorrection="1, 0, 0, 1",
-        )  # fmt: skip
-        root.append(params_node("OptionsCTF", {
-            "Window": o["c_window"], "PixelSize": ctx.pixel, "Voltage": o["c_voltage"],
-            "Cs": o["c_cs"], "Amplitude": o["c_amplitude"], "DoPhase": bool(o["c_fit_phase"]),
-            "ZMin": dmin, "ZMax": dmax,
-        }))  # fmt: skip
-        root.append(params_node("CTF", {
-            "PixelSize": ctx.pixel, "Voltage": o["c_voltage"], "Cs": o["c_cs"],
-            "Amplitude": o["c_amplitude"], "Defocus": round(defocus, 4),
-            "DefocusDelta": round(float(rng.uniform(0, 0.05)), 4),
-            "DefocusAngle": round(float(rng.uniform(-90, 90)), 2), "PhaseShift": 0,
-        }))  # fmt: skip
-        cells = grid[0] * grid[1]
-        root.append(
-            grid_node(
-                "GridCTF",
-                [defocus + float(rng.normal(0, 0.02)) for _ in range(cells)],
-                grid[0],
-                grid[1],
-            )
-        )
-        root.append(grid_node("GridCTFDefocusDelta", [0.01] * cells, grid[0], grid[1]))
-        root.append(grid_node("GridCTFDefocusAngle", [0.0] * cells, grid[0], grid[1]))
-        root.append(grid_node("GridMovementX", list(rng.normal(0, 2, len(frames)))))
-        root.append(grid_node("GridMovementY", list(rng.normal(0, 2, len(frames)))))
-        write_xml(ctx.output / f"{name}.xml", root)
-        (ctx.output / "logs").mkdir(parents=True, exist_ok=True)
-        (ctx.output / "logs" / f"{name}.log").write_text(f"Processed {movie}\n")
-        done.append({"Path": movie.name, "ProcessingStatus": 1, "Defocus": defocus})
-    write_processed_items(ctx.output, done)
+        delta, angle = round(float(rng.uniform(0, 0.05)), 4), round(float(rng.uniform(-90, 90)), 2)
+        cells = [defocus + float(rng.normal(0, 0.02)) for _ in range(nx * ny)]
+    if not dmin <= defocus <= dmax:
+        print(f"{name}: defocus {defocus:.3f} um outside the search range [{dmin}, {dmax}]")
+        defocus = min(max(defocus, dmin), dmax)
+    root = ET.Element(
+        "Movie", DataDirectory=ctx.data_dir(movie), UnselectFilter="False", UnselectManual="null",
+        CTFResolutionEstimate=f"{rng.uniform(4, 9):.2f}", MeanFrameMovement=f"{rng.uniform(0.5, 3):.3f}",
+        MaskPercentage="-1", Bfactor="0", Weight="1", MagnificationCorrection="1, 0, 0, 1",
+    )  # fmt: skip
+    root.append(params_node("OptionsCTF", {
+        "Window": window, "PixelSize": ctx.pixel, "Voltage": o["c_voltage"], "Cs": o["c_cs"],
+        "Amplitude": o["c_amplitude"], "DoPhase": bool(o["c_fit_phase"]), "ZMin": dmin,
+        "ZMax": dmax,
+    }))  # fmt: skip
+    root.append(params_node("CTF", {
+        "PixelSize": ctx.pixel, "Voltage": o["c_voltage"], "Cs": o["c_cs"],
+        "Amplitude": o["c_amplitude"], "Defocus": round(defocus, 4),
+        "DefocusDelta": round(delta, 4), "DefocusAngle": round(angle, 2), "PhaseShift": 0,
+    }))  # fmt: skip
+    root.append(grid_node("GridCTF", [round(c, 5) for c in cells], nx, ny))
+    root.append(grid_node("GridCTFDefocusDelta", [delta] * (nx * ny), nx, ny))
+    root.append(grid_node("GridCTFDefocusAngle", [angle] * (nx * ny), nx, ny))
+    root.append(grid_node("GridMovementX", [0.0] * len(frames)))
+    root.append(grid_node("GridMovementY", [0.0] * len(frames)))
+    write_xml(ctx.output / f"{name}.xml", root)
+    (ctx.output / "logs").mkdir(parents=True, exist_ok=True)
+    (ctx.output / "logs" / f"{name}.log").write_text(f"Processed {movie}\n")
 
 
 def _fake_frames(movie: Path) -> np.ndarray:
     """EER/TIFF movies are not decoded: only their existence is checked."""
     return rng_for("frames", movie.name).poisson(1.0, size=(4, 64, 64)).astype(np.float32)
-
-
-def ts_import(o: dict) -> None:
-    from ..acquisition.mdoc import read_tilt_series_mdoc
-    from ..errors import MdocError
-
-    mdocs, frameseries, out = Path(o["mdocs"]), Path(o["frameseries"]), Path(o["output"])
-    if not mdocs.is_dir():
-        raise Failure(f"MDOC folder does not exist: {mdocs}")
-    if not frameseries.is_dir():
-        raise Failure(f"Frame series folder does not exist: {frameseries}")
-    exposure = float(o["tilt_exposure"])
-    if exposure <= 0:
-        raise Failure("--tilt_exposure must be higher than 0")
-    if not list(frameseries.glob("*.xml")):
-        raise Failure(f"No frame series metadata found at {frameseries}")
-    files = sorted(mdocs.glob(o["pattern"]))
-    print(f"Found {len(files)} MDOC files, searching for {o['pattern']} in {mdocs}")
-    ok = 0
-    for path in files:
-        name = path.name.replace(".mrc.mdoc", ".mdoc").removesuffix(".mdoc")
-        faults(os.environ.get("CRBOOST_SIM_ITEM", name))
-        try:
-            mdoc = read_tilt_series_mdoc(path)
-        except MdocError as e:
-            print(f"Failed to parse {path}: {e}")
-            continue
-        rows = []
-        for order, tilt in enumerate(mdoc.tilts):
-            stem = Path(tilt.movie).stem
-            if not (frameseries / f"{stem}.xml").exists():
-                print(
-                    f"Failed to parse {path}: At least one of the referenced frame series could not be found: {stem}"
-                )
-                break
-            average = frameseries / "average" / f"{stem}.mrc"
-            if not average.exists():
-                print(
-                    f"Failed to parse {path}: At least one of the referenced frame series does not have an aligned average result: {stem}"
-                )
-                break
-            data, _ = read_mrc(average)
-            angle = round(tilt.tilt_angle, 2)
-            if abs(angle) > float(o["max_tilt"]) + 0.05:
-                continue
-            axis = (
-                float(o["override_axis"])
-                if o["override_axis"] is not None
-                else (mdoc.tilt_axis or 0)
-            )
-            movie_path = os.path.relpath(frameseries / tilt.movie, out)
-            rows.append(
-                (movie_path, angle, axis, order * exposure, float(np.median(data[::10, ::10])), 0.0)
-            )
-        else:
-            rows.sort(key=lambda r: r[1])
-            sign = 1 if o["dont_invert"] else -1
-            rows = [(m, sign * a, ax, d, i, f) for m, a, ax, d, i, f in rows]
-            if len(rows) < int(o["min_ntilts"]):
-                print(f"Failed to parse {path}: Too few tilts remain: {len(rows)}")
-                continue
-            write_tomostar(out / f"{name}.tomostar", rows)
-            print(f"Successfully parsed {path}, {len(rows)} tilts")
-            ok += 1
-    print(f"Successfully parsed {ok} MDOC files, {len(files) - ok} failed")

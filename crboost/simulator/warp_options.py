@@ -1,160 +1,143 @@
-"""The options WarpTools accepts, verb by verb (WarpTools/Commands/BaseOptions.cs,
-DistributedOptions.cs and each verb's options class in warpem/warp)."""
+"""The options WarpTools accepts, verb by verb, in one named version at a time.
+
+Read from warpem/warp at two commits (WarpTools/Commands/BaseOptions.cs, DistributedOptions.cs
+and each verb's options class):
+- "v2.0.0dev39" (89d29dfa, the latest release; the default): DistributedOptions has
+  --device_list, --perdevice, --workers;
+- "head" (e321344, unreleased, after the filesystem work queue of 2026-06-09): --workers is
+  gone; --task_dir, --external_provisioner, --cluster_script, --cluster_config, --pool_size,
+  --cluster_var are new. Every other option set is the same in both.
+Choose with CRBOOST_SIM_WARP_VERSION (the simulated environment's WarpTools is one of them).
+"""
 
 from __future__ import annotations
 
+import os
+
 from .options import Opt
 
+VERSIONS = ("v2.0.0dev39", "head")
+DEFAULT_VERSION = "v2.0.0dev39"
+#: what `Version` the parser's usage text prints (WarpTools.csproj <Version>; same in both)
+ASSEMBLY_VERSION = "2.0.0"
+
+
+def current_version() -> str:
+    version = os.environ.get("CRBOOST_SIM_WARP_VERSION", DEFAULT_VERSION)
+    if version not in VERSIONS:
+        raise SystemExit(
+            f"CRBOOST_SIM_WARP_VERSION={version!r}: the simulator models {', '.join(VERSIONS)}"
+        )
+    return version
+
+
+S, INT, D, SW, L, IL = "string", "int", "double", "switch", "list", "intlist"
+
 BASE = [
-    Opt("settings", required=True),
-    Opt("input_data", "list"),
-    Opt("input_data_recursive", "switch"),
-    Opt("input_processing"),
-    Opt("output_processing"),
-    Opt("input_norawdata", "switch"),
-    Opt("strict", "switch"),
+    Opt("settings", S, required=True),
+    Opt("input_data", L),
+    Opt("input_data_recursive", SW),
+    Opt("input_processing", S),
+    Opt("output_processing", S),
+    Opt("input_norawdata", SW),
+    Opt("strict", SW),
 ]
-DISTRIBUTED = [
-    *BASE,
-    Opt("device_list", "list"),
-    Opt("perdevice", default="1"),
-    Opt("task_dir"),
-    Opt("workers", "list"),
-    Opt("external_provisioner", "switch"),
-]
-SWITCH = "switch"
-WARP_VERBS: dict[str, list[Opt]] = {
-    "create_settings": [
-        Opt("output", required=True, short="o"),
-        Opt("folder_processing"),
-        Opt("folder_data", required=True),
-        Opt("recursive", SWITCH),
-        Opt("extension"),
-        Opt("angpix", required=True),
-        Opt("bin"),
-        Opt("bin_angpix"),
-        Opt("gain_path"),
-        Opt("defects_path"),
-        Opt("gain_flip_x", SWITCH),
-        Opt("gain_flip_y", SWITCH),
-        Opt("gain_transpose", SWITCH),
-        Opt("exposure", default="1"),
-        Opt("eer_ngroups", default="40"),
-        Opt("eer_groupexposure"),
-        Opt("tomo_dimensions"),
-    ],
-    "fs_motion_and_ctf": [
-        *DISTRIBUTED,
-        Opt("m_range_min", default="500"),
-        Opt("m_range_max", default="10"),
-        Opt("m_bfac", default="-500"),
-        Opt("m_grid"),
-        Opt("c_window", default="512"),
-        Opt("c_range_min", default="30"),
-        Opt("c_range_max", default="4"),
-        Opt("c_defocus_min", default="0.5"),
-        Opt("c_defocus_max", default="5.0"),
-        Opt("c_voltage", default="300"),
-        Opt("c_cs", default="2.7"),
-        Opt("c_amplitude", default="0.07"),
-        Opt("c_fit_phase", SWITCH),
-        Opt("c_use_sum", SWITCH),
-        Opt("c_grid"),
-        Opt("out_averages", SWITCH),
-        Opt("out_average_halves", SWITCH),
-        Opt("out_thumbnails"),
-        Opt("out_skip_first", default="0"),
-        Opt("out_skip_last", default="0"),
-    ],
-    "ts_import": [
-        Opt("mdocs", required=True),
-        Opt("pattern", default="*.mdoc"),
-        Opt("frameseries", required=True),
-        Opt("tilt_exposure", required=True),
-        Opt("dont_invert", SWITCH),
-        Opt("override_axis"),
-        Opt("auto_zero", SWITCH),
-        Opt("tilt_offset"),
-        Opt("max_tilt", default="90"),
-        Opt("min_intensity", default="0.0"),
-        Opt("max_mask", default="1.0"),
-        Opt("min_ntilts", default="1"),
-        Opt("output", required=True, short="o"),
-    ],
-    "ts_aretomo": [
-        *DISTRIBUTED,
-        Opt("angpix"),
-        Opt("mask", SWITCH),
-        Opt("alignz", required=True),
-        Opt("axis_iter", default="0"),
-        Opt("axis_batch", default="0"),
-        Opt("min_fov", default="0.0"),
-        Opt("axis"),
-        Opt("patches"),
-        Opt("delete_intermediate", SWITCH),
-        Opt("exe", default="AreTomo2"),
-    ],
-    "ts_aretomo3": [
-        *DISTRIBUTED,
-        Opt("angpix"),
-        Opt("mask", SWITCH),
-        Opt("alignz", default="0"),
-        Opt("patches", default="4,4"),
-        Opt("axis_iter", default="0"),
-        Opt("axis_batch", default="0"),
-        Opt("min_fov", default="0.0"),
-        Opt("axis"),
-        Opt("delete_intermediate", SWITCH),
-        Opt("thumbnails", SWITCH),
-        Opt("exe", default="AreTomo3"),
-    ],
-    "ts_etomo_patches": [
-        *DISTRIBUTED,
-        Opt("angpix"),
-        Opt("mask", SWITCH),
-        Opt("min_fov", default="0.0"),
-        Opt("initial_axis"),
-        Opt("do_axis_search", SWITCH),
-        Opt("patch_size", default="500.0"),
-        Opt("delete_intermediate", SWITCH),
-        Opt("thumbnails", SWITCH),
-    ],
-    "ts_ctf": [
-        *DISTRIBUTED,
-        Opt("window", default="512"),
-        Opt("range_low", default="30"),
-        Opt("range_high", default="4"),
-        Opt("defocus_min", default="0.5"),
-        Opt("defocus_max", default="5.0"),
-        Opt("voltage", default="300"),
-        Opt("cs", default="2.7"),
-        Opt("amplitude", default="0.07"),
-        Opt("fit_phase", SWITCH),
-        Opt("auto_hand"),
-    ],
-    "ts_defocus_hand": [
-        *BASE,
-        Opt("check", SWITCH),
-        Opt("set_auto", SWITCH),
-        Opt("set_flip", SWITCH),
-        Opt("set_noflip", SWITCH),
-        Opt("set_switch", SWITCH),
-    ],
-    "ts_reconstruct": [
-        *DISTRIBUTED,
-        Opt("angpix", required=True),
-        Opt("halfmap_frames", SWITCH),
-        Opt("halfmap_tilts", SWITCH),
-        Opt("deconv", SWITCH),
-        Opt("deconv_strength", default="1.0"),
-        Opt("deconv_falloff", default="1.0"),
-        Opt("deconv_highpass", default="300.0"),
-        Opt("keep_full_voxels", SWITCH),
-        Opt("dont_invert", SWITCH),
-        Opt("dont_normalize", SWITCH),
-        Opt("dont_mask", SWITCH),
-        Opt("dont_overwrite", SWITCH),
-        Opt("subvolume_size", default="64"),
-        Opt("subvolume_padding", default="3"),
+DISTRIBUTED = {
+    "v2.0.0dev39": [Opt("device_list", IL), Opt("perdevice", INT, default=1), Opt("workers", L)],
+    "head": [
+        Opt("device_list", IL),
+        Opt("perdevice", INT, default=1),
+        Opt("task_dir", S),
+        Opt("external_provisioner", SW),
+        Opt("cluster_script", S),
+        Opt("cluster_config", S),
+        Opt("pool_size", INT),
+        Opt("cluster_var", L),
     ],
 }
+
+_VERBS: dict[str, tuple[str, list[Opt]]] = {
+    "create_settings": ("none", [
+        Opt("output", S, required=True, short="o"), Opt("folder_processing", S),
+        Opt("folder_data", S, required=True), Opt("recursive", SW), Opt("extension", S),
+        Opt("angpix", S, required=True), Opt("bin", D), Opt("bin_angpix", D),
+        Opt("gain_path", S), Opt("defects_path", S), Opt("gain_flip_x", SW),
+        Opt("gain_flip_y", SW), Opt("gain_transpose", SW), Opt("exposure", D, default=1.0),
+        Opt("eer_ngroups", INT, default=40), Opt("eer_groupexposure", D),
+        Opt("tomo_dimensions", S),
+    ]),
+    "fs_motion_and_ctf": ("distributed", [
+        Opt("m_range_min", D, default=500.0), Opt("m_range_max", D, default=10.0),
+        Opt("m_bfac", D, default=-500.0), Opt("m_grid", S), Opt("c_window", INT, default=512),
+        Opt("c_range_min", D, default=30.0), Opt("c_range_max", D, default=4.0),
+        Opt("c_defocus_min", D, default=0.5), Opt("c_defocus_max", D, default=5.0),
+        Opt("c_voltage", INT, default=300), Opt("c_cs", D, default=2.7),
+        Opt("c_amplitude", D, default=0.07), Opt("c_fit_phase", SW), Opt("c_use_sum", SW),
+        Opt("c_grid", S), Opt("out_averages", SW), Opt("out_average_halves", SW),
+        Opt("out_thumbnails", INT), Opt("out_skip_first", INT, default=0),
+        Opt("out_skip_last", INT, default=0),
+    ]),
+    "ts_import": ("none", [
+        Opt("mdocs", S, required=True), Opt("pattern", S, default="*.mdoc"),
+        Opt("exclude_pattern", S, default=""), Opt("frameseries", S, required=True),
+        Opt("tilt_exposure", D, required=True), Opt("dont_invert", SW),
+        Opt("override_axis", D), Opt("auto_zero", SW), Opt("tilt_offset", D),
+        Opt("max_tilt", INT, default=90), Opt("min_intensity", D, default=0.0),
+        Opt("max_mask", D, default=1.0), Opt("min_ntilts", INT, default=1),
+        Opt("output", S, required=True, short="o"), Opt("strict", SW),
+    ]),
+    "ts_aretomo": ("distributed", [
+        Opt("angpix", D), Opt("mask", SW), Opt("alignz", INT, required=True),
+        Opt("axis_iter", INT, default=0), Opt("axis_batch", INT, default=0),
+        Opt("min_fov", D, default=0.0), Opt("axis", D), Opt("patches", S),
+        Opt("delete_intermediate", SW), Opt("thumbnails", SW), Opt("exe", S, default="AreTomo2"),
+    ]),
+    "ts_aretomo3": ("distributed", [
+        Opt("angpix", D), Opt("mask", SW), Opt("alignz", INT, default=0),
+        Opt("patches", S, default="4,4"), Opt("axis_iter", INT, default=0),
+        Opt("axis_batch", INT, default=0), Opt("min_fov", D, default=0.0), Opt("axis", D),
+        Opt("delete_intermediate", SW), Opt("thumbnails", SW), Opt("exe", S, default="AreTomo3"),
+    ]),
+    "ts_etomo_patches": ("distributed", [
+        Opt("angpix", D), Opt("mask", SW), Opt("min_fov", D, default=0.0),
+        Opt("initial_axis", D), Opt("do_axis_search", SW), Opt("patch_size", D, default=500.0),
+        Opt("delete_intermediate", SW), Opt("thumbnails", SW),
+    ]),
+    "ts_defocus_hand": ("base", [
+        Opt("check", SW), Opt("set_auto", SW), Opt("set_flip", SW), Opt("set_noflip", SW),
+        Opt("set_switch", SW),
+    ]),
+    "ts_ctf": ("distributed", [
+        Opt("window", INT, default=512), Opt("range_low", D, default=30.0),
+        Opt("range_high", D, default=4.0), Opt("defocus_min", D, default=0.5),
+        Opt("defocus_max", D, default=5.0), Opt("voltage", INT, default=300),
+        Opt("cs", D, default=2.7), Opt("amplitude", D, default=0.07), Opt("fit_phase", SW),
+        Opt("auto_hand", INT, default=0),
+    ]),
+    "ts_reconstruct": ("distributed", [
+        Opt("angpix", D, required=True), Opt("halfmap_frames", SW), Opt("halfmap_tilts", SW),
+        Opt("deconv", SW), Opt("deconv_strength", D, default=1.0),
+        Opt("deconv_falloff", D, default=1.0), Opt("deconv_highpass", D, default=300.0),
+        Opt("keep_full_voxels", SW), Opt("dont_invert", SW), Opt("dont_normalize", SW),
+        Opt("dont_mask", SW), Opt("dont_overwrite", SW), Opt("subvolume_size", INT, default=64),
+        Opt("subvolume_padding", INT, default=3),
+    ]),
+}  # fmt: skip
+
+
+def verb_options(verb: str, version: str) -> list[Opt] | None:
+    """The verb's options in that version (base and distributed options first, as the parser's
+    help lists them), or None for a verb the version does not have."""
+    if verb not in _VERBS:
+        return None
+    base, own = _VERBS[verb]
+    inherited = {"none": [], "base": BASE, "distributed": BASE + DISTRIBUTED[version]}[base]
+    return [*inherited, *own]
+
+
+def verbs() -> list[str]:
+    return sorted(_VERBS)
+
+
+def is_distributed(verb: str) -> bool:
+    return _VERBS[verb][0] == "distributed"

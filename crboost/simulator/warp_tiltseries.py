@@ -1,25 +1,94 @@
-"""Simulated WarpTools tilt-series verbs after alignment: ts_defocus_hand, ts_ctf,
-ts_reconstruct."""
+"""Simulated WarpTools tilt-series verbs after alignment: ts_defocus_hand and ts_ctf
+(DefocusHandTiltseries.cs, CTFTiltseries.cs, TiltSeries.ProcessCTFSimultaneous.cs).
+
+ts_defocus_hand --check / --set_auto computes Warp's correlation, over every series given: per
+tilt, the local defocus of the tilt's frame series (its GridCTF, which must have >= 2 nodes) at
+the projections of two points on the X axis of the volume, against the depth difference Warp's
+geometry predicts for them (AreAnglesInverted false); the average decides 'flip' (negative) or
+'no flip'. ts_ctf reports the per-tilt truth (defocus, astigmatism, its angle) in GridCTF,
+GridCTFDefocusDelta and GridCTFDefocusAngle (Z = tilt index), after Warp's option checks (the
+Nyquist check of --range_high among them).
+"""
 
 from __future__ import annotations
 
-import math
-import os
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 
-from .formats import (
-    Failure,
-    faults,
-    grid_node,
-    params_node,
-    rng_for,
-    write_mrc,
-    write_processed_items,
-    write_xml,
+from .formats import Failure, faults, grid_node, params_node, rng_for, write_mrc
+from .geometry import truth_of_movie
+from .warp_common import Context, iterate, save_settings, workers
+from .warp_meta import (
+    TiltSeriesMeta,
+    check_raw_data,
+    load,
+    movie_meta,
+    save,
+    set_extra,
+    warp_matrix,
 )
-from .warp_common import Context, tilt_series_input
+
+
+def _grid_values(root: ET.Element, name: str) -> tuple[int, int, np.ndarray]:
+    node = root.find(name)
+    if node is None:
+        return 1, 1, np.zeros((1, 1))
+    w, h = int(node.get("Width", 1)), int(node.get("Height", 1))
+    values = np.zeros((h, w))
+    for n in node.findall("Node"):
+        if int(n.get("Z", 0)) == 0:
+            values[int(n.get("Y")), int(n.get("X"))] = float(n.get("Value"))
+    return w, h, values
+
+
+def _interpolate(values: np.ndarray, x: float, y: float) -> float:
+    """CubicGrid.GetInterpolated of a small grid, nodes at 0..1 (bilinear, clamped)."""
+    h, w = values.shape
+    gx, gy = np.clip(x, 0, 1) * (w - 1), np.clip(y, 0, 1) * (h - 1)
+    x0, y0 = int(min(gx, w - 2)) if w > 1 else 0, int(min(gy, h - 2)) if h > 1 else 0
+    fx, fy = (gx - x0) if w > 1 else 0.0, (gy - y0) if h > 1 else 0.0
+    at = lambda yy, xx: values[min(yy, h - 1), min(xx, w - 1)]  # noqa: E731
+    top = at(y0, x0) * (1 - fx) + at(y0, x0 + 1) * fx
+    bottom = at(y0 + 1, x0) * (1 - fx) + at(y0 + 1, x0 + 1) * fx
+    return float(top * (1 - fy) + bottom * fy)
+
+
+def hand_correlation(ts: TiltSeriesMeta, volume: np.ndarray, pixel: float) -> float:
+    """DefocusHandTiltseries: normalised gradients estimated vs assumed, dot / n."""
+    dims = volume * pixel  # VolumeDimensionsPhysical; the image is as large in X and Y
+    points = [
+        np.array([0.0, dims[1] / 2, dims[2] / 2]),
+        np.array([dims[0], dims[1] / 2, dims[2] / 2]),
+    ]
+    estimated, assumed = [], []
+    first_y = []
+    for t in range(ts.n):
+        grid = movie_meta(ts.movie_xml(t))
+        w, h, values = _grid_values(grid, "GridCTF")
+        if w * h < 2:
+            raise Failure("One or more tilt movies don't have local defocus information. Please "
+                          "run fs_ctf on all individual tilt movies using a 2x2x1 grid.")  # fmt: skip
+        m = warp_matrix(ts.angles[t], ts.axis[t])
+        projected = []
+        for p in points:
+            q = m @ (p - dims / 2)
+            projected.append(((q[0] + ts.offset_x[t] + dims[0] / 2) / dims[0],
+                              (q[1] + ts.offset_y[t] + dims[1] / 2) / dims[1], 1e-4 * q[2]))  # fmt: skip
+        if t == 0:
+            first_y = [projected[0][1], projected[1][1]]
+        d0 = _interpolate(values, projected[0][0], first_y[0])
+        d1 = _interpolate(values, projected[1][0], first_y[1])
+        estimated.append(d1 - d0)
+        assumed.append(projected[1][2] - projected[0][2])
+    est, ass = np.array(estimated), np.array(assumed)
+    if len(est) > 1:
+        est = (est - est.mean()) / (est.std() or 1)
+        ass = (ass - ass.mean()) / (ass.std() or 1)
+    else:
+        est, ass = np.sign(est), np.sign(ass)
+    return float(np.dot(est, ass) / len(est))
 
 
 def ts_defocus_hand(o: dict) -> None:
@@ -27,138 +96,103 @@ def ts_defocus_hand(o: dict) -> None:
     if len(chosen) != 1:
         raise Failure("Choose exactly 1 of the options")
     ctx = Context(o)
-    print("Checking defocus handedness for all tilt series...")
-    correlations = []
-    for item in ctx.items:
-        faults(os.environ.get("CRBOOST_SIM_ITEM", item.stem), delay=False)
-        meta = ctx.input / f"{item.stem}.xml"
-        if not meta.exists():
-            raise Failure(f"File not found: {meta}")
-        correlations.append(float(rng_for("hand", item.stem).uniform(-0.6, -0.1)))
-    average = float(np.mean(correlations)) if correlations else 0.0
-    print(f"Average correlation: {average:.3f}")
-    flip = average < 0
-    print("The average correlation is " + ("negative, which means that the defocus handedness "
-          "should be set to 'flip'" if flip else "positive, which means that the defocus handedness "
-          "should be set to 'no flip'"))  # fmt: skip
-    if chosen[0] == "check":
-        return
-    for item in ctx.items:
-        root = ET.fromstring((ctx.input / f"{item.stem}.xml").read_bytes())
-        current = root.get("AreAnglesInverted") == "True"
-        value = {
-            "set_auto": flip,
-            "set_flip": True,
-            "set_noflip": False,
-            "set_switch": not current,
-        }[chosen[0]]
-        root.set("AreAnglesInverted", str(value))
-        write_xml(ctx.output / f"{item.stem}.xml", root)
+    loaded = {i: load(ctx.input / f"{i.stem}.xml", i, ctx.data_dir(i)) for i in ctx.items}
+    for ts in loaded.values():  # BaseCommand's path correction saves into the output
+        save(ts, ctx.output / f"{ts.name}.xml")
+    flip = False
+    if chosen[0] in ("check", "set_auto"):
+        volume = np.array([float(ctx.settings.get(f"Dimensions{a}", 0)) for a in "XYZ"])
+        print("Checking defocus handedness for all tilt series...")
+        correlations = []
+        for item, ts in loaded.items():
+            faults(item.stem, delay=False)
+            correlations.append(hand_correlation(ts, volume, ctx.pixel))
+        average = float(np.mean(correlations))
+        print(f"Average correlation: {average:.3f}")
+        if average == 0:
+            raise Failure("The average correlation is 0, which shouldn't happen")
+        flip = average < 0
+        print("The average correlation is " + ("negative, which means that the defocus handedness "
+              "should be set to 'flip'" if flip else "positive, which means that the defocus "
+              "handedness should be set to 'no flip'"))  # fmt: skip
+        if chosen[0] == "check":
+            return
+        print(
+            f"Setting defocus handedness to '{'flip' if flip else 'no flip'}' for all tilt series..."
+        )
+    for ts in loaded.values():
+        ts.inverted = {"set_auto": flip, "set_flip": True,
+                       "set_noflip": False, "set_switch": not ts.inverted}[chosen[0]]  # fmt: skip
+        save(ts, ctx.output / f"{ts.name}.xml")
+    print(f"{len(loaded)}/{len(loaded)}")
 
 
 def ts_ctf(o: dict) -> None:
     ctx = Context(o)
-    if int(o["window"]) < 128:
-        raise Failure("--window must be at least 128")
-    dmin, dmax = float(o["defocus_min"]), float(o["defocus_max"])
-    if dmin > dmax:
-        raise Failure("--defocus_min can't be higher than --defocus_max")
-    done = []
-    for item in ctx.items:
-        name = item.stem
-        faults(os.environ.get("CRBOOST_SIM_ITEM", name))
-        source = ctx.input / f"{name}.xml"
-        if not source.exists():
-            raise Failure(f"File not found: {source}")
-        root = ET.fromstring(source.read_bytes())
-        if root.get("UnselectManual") == "True":
-            raise Failure(f"{name} is unselected")
-        table, averages = tilt_series_input(ctx, item)
-        n = len(table)
-        rng = rng_for("tsctf", name)
-        mean = float(rng.uniform(dmin + 0.2 * (dmax - dmin), dmax - 0.2 * (dmax - dmin)))
-        angles = np.radians(table["wrpAngleTilt"].to_numpy(dtype=float))
-        per_tilt = [mean + 0.05 * math.sin(a) + float(rng.normal(0, 0.01)) for a in angles]
-        for tag in ("OptionsCTF", "CTF", "GridCTF", "GridCTFDefocusDelta", "GridCTFDefocusAngle"):
-            for node in root.findall(tag):
-                root.remove(node)
-        root.append(
-            params_node(
-                "OptionsCTF",
-                {
-                    "Window": o["window"],
-                    "Voltage": o["voltage"],
-                    "Cs": o["cs"],
-                    "Amplitude": o["amplitude"],
-                },
-            )
-        )
-        root.append(
-            params_node(
-                "CTF",
-                {
-                    "Defocus": round(mean, 4),
-                    "DefocusDelta": 0.02,
-                    "DefocusAngle": 35.0,
-                    "Voltage": o["voltage"],
-                    "Cs": o["cs"],
-                    "Amplitude": o["amplitude"],
-                },
-            )
-        )
-        root.append(grid_node("GridCTF", per_tilt))
-        root.append(grid_node("GridCTFDefocusDelta", [0.02] * n))
-        root.append(grid_node("GridCTFDefocusAngle", [35.0] * n))
-        write_xml(ctx.output / f"{name}.xml", root)
-        write_mrc(
-            ctx.output / "powerspectrum" / f"{name}.mrc",
-            rng.random((n, 32, 32), dtype=np.float32),
-            ctx.pixel,
-        )
-        done.append({"Path": item.name, "ProcessingStatus": 1, "MeanDefocus": mean})
-    write_processed_items(ctx.output, done)
+    checks = [
+        (o["window"] < 128, "--window must be at least 128"),
+        (o["range_low"] > 999, "--range_low can't be lower than 999 A"),
+        (o["range_high"] < 1, "--range_high can't be higher than 1 A"),
+        (o["range_high"] <= ctx.pixel * 2,
+         "--range_high can't be higher than the binned data's Nyquist resolution"),
+        (o["range_high"] >= o["range_low"], "--range_high can't be higher than --range_low"),
+        (o["defocus_min"] > o["defocus_max"], "--defocus_min can't be higher than --defocus_max"),
+        (o["voltage"] <= 0, "--voltage must be a positive number"),
+        (o["cs"] <= 0, "--cs must be a positive number"),
+        (o["amplitude"] < 0, "--amplitude can't be negative"),
+        (o["amplitude"] > 1, "--amplitude can't be higher than 1"),
+    ]  # fmt: skip
+    for failed, message in checks:
+        if failed:
+            raise Failure(message)
+    workers(ctx)
 
-
-def ts_reconstruct(o: dict) -> None:
-    ctx = Context(o)
-    angpix = float(o["angpix"])
-    if angpix <= 0:
-        raise Failure("--angpix can't be 0 or negative")
-    if o["halfmap_frames"] and o["halfmap_tilts"]:
-        raise Failure("Can't use both --halfmap_frames and --halfmap_tilts")
-    dims = [float(ctx.settings.get(f"Dimensions{a}", 0)) for a in "XYZ"]
-    if not all(dims):
-        raise Failure(
-            f"{ctx.settings_path}: no tomogram dimensions (create_settings --tomo_dimensions)"
-        )
-    shape = [max(2, int(round(d * ctx.pixel / angpix / 2)) * 2) for d in dims]
-    done = []
-    for item in ctx.items:
-        name = item.stem
-        faults(os.environ.get("CRBOOST_SIM_ITEM", name))
-        meta = ctx.input / f"{name}.xml"
-        if not meta.exists():
-            raise Failure(f"File not found: {meta}")
-        if ET.fromstring(meta.read_bytes()).get("UnselectManual") == "True":
-            raise Failure(f"{name} is unselected")
-        table, averages = tilt_series_input(ctx, item)
-        if o["halfmap_frames"]:
-            for a in averages:
-                if not (a.parent / "even" / a.name).exists():
-                    raise Failure(
-                        "Can't find half-averages for --halfmap_frames; run align_frameseries with --average_halves first"
+    def process(item: Path) -> None:
+        ts = load(ctx.input / f"{item.stem}.xml", item, ctx.data_dir(item))
+        faults(item.stem)
+        if ts.unselected:
+            raise Failure(f"{ts.name} is unselected")
+        check_raw_data(ts)
+        rng = rng_for("tsctf", ts.name)
+        dmin, dmax = float(o["defocus_min"]), float(o["defocus_max"])
+        defocus, delta, angle = [], [], []
+        for t in range(ts.n):
+            known = truth_of_movie(ts.raw_movie(t))
+            if known is not None:
+                _, tilt = known
+                values = (tilt.defocus, tilt.defocus_delta, tilt.defocus_angle)
+            else:
+                mid = float(
+                    rng_for("tsctf-mean", ts.name).uniform(
+                        dmin + 0.2 * (dmax - dmin), dmax - 0.2 * (dmax - dmin)
                     )
-        stem = f"{name}_{angpix:.2f}Apx"
-        target = ctx.output / "reconstruction" / f"{stem}.mrc"
-        if target.exists() and o["dont_overwrite"]:
-            continue
-        rng = rng_for("rec", name)
-        volumes = [("", True), ("deconv", o["deconv"]),
-                   ("even", o["halfmap_frames"] or o["halfmap_tilts"]),
-                   ("odd", o["halfmap_frames"] or o["halfmap_tilts"])]  # fmt: skip
-        for sub, wanted in volumes:
-            if wanted:
-                data = rng.normal(0, 1, size=shape[::-1]).astype(np.float16)
-                write_mrc(ctx.output / "reconstruction" / sub / f"{stem}.mrc", data, angpix)
-        done.append({"Path": item.name, "ProcessingStatus": 1})
-    write_processed_items(ctx.output, done)
+                )
+                values = (mid + 0.05 * np.sin(np.radians(ts.angles[t])) + float(rng.normal(0, 0.01)),
+                          0.02, 35.0)  # fmt: skip
+            defocus.append(round(min(max(values[0], dmin), dmax), 4))
+            delta.append(round(values[1], 4))
+            angle.append(round(values[2], 2))
+        mean = float(np.mean(defocus))
+        set_extra(ts, [
+            params_node("OptionsCTF", {"Window": o["window"], "Voltage": o["voltage"],
+                                       "Cs": o["cs"], "Amplitude": o["amplitude"]}),
+            params_node("CTF", {"Defocus": round(mean, 4), "DefocusDelta": round(float(np.mean(delta)), 4),
+                                "DefocusAngle": round(float(np.mean(angle)), 2),
+                                "Voltage": o["voltage"], "Cs": o["cs"], "Amplitude": o["amplitude"]}),
+            grid_node("GridCTF", defocus),
+            grid_node("GridCTFDefocusDelta", delta),
+            grid_node("GridCTFDefocusAngle", angle),
+        ])  # fmt: skip
+        save(ts, ctx.output / f"{ts.name}.xml")
+        write_mrc(ctx.output / "powerspectrum" / f"{ts.name}.mrc",
+                  rng.random((ts.n, 32, 32), dtype=np.float32), ctx.pixel)  # fmt: skip
+
+    def failed(item: Path) -> None:
+        xml = ctx.output / f"{item.stem}.xml"
+        if xml.exists():
+            ts = load(xml, item, ctx.data_dir(item))
+            ts.unselected = True
+            save(ts, xml)
+
+    iterate(ctx, process, failed)
+    save_settings(ctx, "ctf_tiltseries.settings")

@@ -155,3 +155,29 @@ def _float_or_none(text: str | None) -> float | None:
         return float(text) if text not in (None, "", "null") else None
     except ValueError:
         return None
+
+
+def set_tomostar_doses(path: str | Path, doses: dict[str, float]) -> None:
+    """Make a .tomostar's wrpDose (the dose before each tilt, which Warp weights with) the given
+    ones, by movie stem. Warp's ts_import writes rank-in-DateTime x --tilt_exposure there
+    (ImportTiltseries.cs), whatever the mdoc's doses; the other columns are kept as written."""
+    path = Path(path)
+    lines = path.read_text().splitlines()
+    columns = [ln.split()[0] for ln in lines if ln.startswith("_wrp")]
+    if "_wrpDose" not in columns or "_wrpMovieName" not in columns:
+        raise WarpFormatError(f"{path}: no _wrpDose/_wrpMovieName column")
+    dose_at, name_at = columns.index("_wrpDose"), columns.index("_wrpMovieName")
+    rows = [i for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith(
+        ("data_", "loop_", "_", "#"))]  # fmt: skip
+    table = [lines[i].split() for i in rows]
+    for fields in table:
+        stem = movie_stem(fields[name_at])
+        if stem not in doses:
+            raise WarpFormatError(f"{path}: tilt {fields[name_at]} has no dose to set")
+        fields[dose_at] = f"{doses[stem]:g}"
+    widths = [max(len(f[c]) for f in table) for c in range(len(columns))] if table else []
+    for i, fields in zip(rows, table, strict=True):
+        lines[i] = "".join("  " + f.rjust(w) for f, w in zip(fields, widths, strict=True))
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(path)

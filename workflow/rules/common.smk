@@ -191,7 +191,9 @@ def item_inputs(job_type):
     if declared.accepts:
         inputs["upstream"] = upstream_item(job_type)
     if declared.prepare_output:
-        inputs["prepared"] = job_path(job_type, declared.prepare_output)
+        prepared = job_path(job_type, declared.prepare_output)
+        keep = declared.prepare_keeps_done_items
+        inputs["prepared"] = ancient(prepared) if keep else prepared
     return inputs
 
 
