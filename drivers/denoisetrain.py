@@ -85,7 +85,9 @@ def preflight(ctx: JobContext, names: list[str]) -> None:
         shape = check_halves(ctx.root / files.half1, ctx.root / files.half2, f"tomogram {ts}")
         if isinstance(shape, str):
             raise DriverError(shape)
-        problem = check_patch(shape, patch, "denoisetrain", f"tomogram {ts} is")
+        problem = check_patch(
+            shape, patch, "denoisetrain", f"tomogram {ts} is", ctx.params["split"]
+        )
         if problem:
             raise DriverError(problem)
 

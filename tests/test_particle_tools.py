@@ -165,3 +165,23 @@ def test_half_tomogram_checks(tmp_path):
     assert "differ in shape (40x40x20 and 41x40x20 px)" in check_halves(even, odd, "tomogram TS_01")
     assert check_patch((40, 40, 20), 9, "x", "is") is None
     assert "use at most 9" in check_patch((40, 40, 20), 10, "x", "is")
+    # cryoCARE's validation cut along Y: 64 px and a patch of 8 leave no room (low >= high)
+    assert "low >= high" in check_patch((64, 64, 32), 8, "x", "is")
+    assert check_patch((64, 64, 32), 12, "x", "is") is None
+
+
+def test_cryocare_fails_where_its_validation_cut_leaves_no_room(tmp_path):
+    """64 px along the tilt axis Y, patch 8, split 0.9, 40 samples: cryoCARE 0.3.0 cuts at 56 and
+    np.random.randint(56, 56, size=4) raises (run here with the real cryoCARE: exit 1, the same
+    line); the run-start check says so before the tool runs."""
+    halves(tmp_path, shape=(32, 64, 64))
+    conf = {"even": ["even.mrc"], "odd": ["odd.mrc"], "patch_shape": [8, 8, 8],
+            "num_slices": 40, "split": 0.9, "tilt_axis": "Y", "n_normalization_samples": 5,
+            "path": "train_data", "overwrite": True}  # fmt: skip
+    (tmp_path / "c.json").write_text(json.dumps(conf))
+    proc = sim("cryoCARE_extract_train_data.py", "--conf", "c.json", cwd=tmp_path)
+    assert proc.returncode != 0 and "low >= high" in proc.stderr
+    conf["patch_shape"] = [12, 12, 12]
+    (tmp_path / "c.json").write_text(json.dumps(conf))
+    proc = sim("cryoCARE_extract_train_data.py", "--conf", "c.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr

@@ -53,7 +53,7 @@ def problems_of(project: Project, job: Job) -> list[str]:
             out.append(f"{where}: tomograms {', '.join(unknown)}: no such tomogram")
         if planned is not None:
             problem = check_patch(planned[0], job.params.subvolume_dimensions, where,
-                                  "the tomograms will be")  # fmt: skip
+                                  "the tomograms will be", job.params.split)  # fmt: skip
             if problem:
                 out.append(problem)
     elif job.type == "templatematching":

@@ -67,6 +67,20 @@ def _make_dir(path: str, config: dict) -> None:
             raise SystemExit(1) from None
 
 
+def _validation_cut(n: int, patch: int, validation_fraction: float, samples: int) -> None:
+    """CryoCARE_DataModule.__compute_extraction_shapes__ then create_random_coords along the tilt
+    axis: np.random.randint(low, high, size) with low >= high fails unless size is 0 (e.g. 64 px,
+    patch 8, split 0.9, 40 samples; checked against cryoCARE 0.3.0)."""
+    val_cut_off = int(n * (1 - validation_fraction)) - 1
+    if (n - val_cut_off) < patch or val_cut_off < patch:
+        val_cut_off = n - patch - 1
+    train = int(samples * (1 - validation_fraction))
+    val = int(samples * validation_fraction)
+    for low, high, size in ((0, val_cut_off - patch, train), (val_cut_off, n - patch, val)):
+        if low >= high and size > 0:
+            raise Failure("ValueError: low >= high")
+
+
 def extract_train_data(argv: list[str]) -> int:
     config = _config(argv, "cryoCARE_extract_train_data.py")
     odd, even = _key(config, "odd"), _key(config, "even")
@@ -86,6 +100,7 @@ def extract_train_data(argv: list[str]) -> int:
         for d in range(3):
             if not se[d] > 2 * patch[d]:
                 raise Failure("AssertionError")  # CryoCAREDataModule.py: a bare assert
+        _validation_cut(se[["Z", "Y", "X"].index(axis)], patch[0], 1.0 - split, n)
         samples.append(_mean_halves(e, o))
     path = _key(config, "path")
     _make_dir(path, config)

@@ -97,13 +97,29 @@ def check_template(
     return problems
 
 
-def check_patch(shape: tuple[int, int, int], patch: int, where: str, what: str) -> str | None:
-    """cryoCARE needs every dimension, Z included, > 2 x patch (CryoCAREDataModule.py)."""
-    if min(shape) > 2 * patch:
-        return None
-    largest = max((min(shape) - 1) // 2, 0)
-    return (f"{where}.subvolume_dimensions = {patch}: {what} {_dims(shape)} px; cryoCARE "
-            f"needs every dimension, Z too, > 2 x {patch} (use at most {largest})")  # fmt: skip
+def check_patch(
+    shape: tuple[int, int, int], patch: int, where: str, what: str, split: float = 0.9
+) -> str | None:
+    """cryoCARE needs every dimension, Z included, > 2 x patch, and room for a patch on both sides
+    of its training/validation cut along the tilt axis Y (CryoCAREDataModule.py)."""
+    if min(shape) <= 2 * patch:
+        largest = max((min(shape) - 1) // 2, 0)
+        return (f"{where}.subvolume_dimensions = {patch}: {what} {_dims(shape)} px; cryoCARE "
+                f"needs every dimension, Z too, > 2 x {patch} (use at most {largest})")  # fmt: skip
+    if not _split_leaves_room(shape[1], patch, split):
+        return (f"{where}.subvolume_dimensions = {patch}: {what} {_dims(shape)} px; cryoCARE's "
+                f"validation cut at split {split:g} leaves no room for a patch along Y (it fails "
+                f"with 'low >= high'); change subvolume_dimensions by one or the split")  # fmt: skip
+    return None
+
+
+def _split_leaves_room(n: int, patch: int, split: float) -> bool:
+    """cryoCARE's __compute_extraction_shapes__ and create_random_coords, for one axis of n px:
+    training patches start in [0, cut - patch), validation patches in [cut, n - patch)."""
+    cut = int(n * split) - 1
+    if n - cut < patch or cut < patch:
+        cut = n - patch - 1
+    return cut - patch > 0 and n - patch > cut
 
 
 def check_halves(half1: Path, half2: Path, what: str) -> tuple[int, int, int] | str:
