@@ -50,7 +50,7 @@ DEMO_SETTINGS = demo_settings()
 #: 0, at most 8), not pytom's false-positive estimate, which on tomograms this small keeps nothing
 #: and leaves nothing to average.
 DEMO_PARTICLE_SETTINGS = {
-    "pipeline.denoisetrain.params": {"subvolume_dimensions": 8, "number_training_subvolumes": 20,
+    "pipeline.denoisetrain.params": {"subvolume_dimensions": 12, "number_training_subvolumes": 20,
                                      "epochs": 1, "steps_per_epoch": 2, "batch_size": 2},
     "pipeline.denoise.params.n_tiles": [1, 1, 1],
     "pipeline.match.params.angular_search": 30,

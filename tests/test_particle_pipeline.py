@@ -12,6 +12,7 @@ import starfile
 import yaml
 from conftest import run_cli
 
+from crboost.phantom import read_truth
 from crboost.relion.pipeline import read_pipeline
 from crboost.relion.validate import validate_project
 
@@ -28,8 +29,9 @@ JOBS = {
 }
 
 
-def noise_project(tmp_path, count=3):
-    """The demo's tomograms are noise until they show a phantom: take every peak (cut-off 0)."""
+def demo_project(tmp_path, count=3):
+    """The demo's phantom, candidates by a manual cut-off (pytom's false-positive estimate keeps
+    nothing on tomograms this small)."""
     project = tmp_path / "p"
     proc = run_cli("demo", str(project), "--tilt-series", str(count), "--to", "particles",
                    "--no-run")  # fmt: skip
@@ -43,7 +45,7 @@ def noise_project(tmp_path, count=3):
 
 
 def test_one_tomogram_failing_template_matching_then_resume(tmp_path):
-    project = noise_project(tmp_path)
+    project = demo_project(tmp_path)
     proc = run_cli("run", str(project), "--", "--keep-going",
                    env={"CRBOOST_SIM_FAIL": "templatematching:TS_02"})  # fmt: skip
     assert proc.returncode != 0
@@ -104,6 +106,22 @@ def template_change_reruns_matching(project):
     assert "denoisepredict_tilt_series" not in planned
 
 
+def candidates_find_the_phantoms_particles(project, candidates, radius=65 / 2):
+    """Every particle of the phantom (raw/phantom.json) has a candidate within a particle radius
+    (the demo's diameter is 65 A), and each tomogram's best candidate is one of them."""
+    truth = read_truth(project / "raw/phantom.json")
+    columns = [f"rlnCenteredCoordinate{a}Angst" for a in "XYZ"]
+    for ts in ("TS_01", "TS_02", "TS_03"):
+        found = candidates[candidates["rlnTomoName"] == ts]
+        xyz = found[columns].to_numpy(float)
+        true = np.array([p["position"] for p in truth[ts].particles], float)
+        assert len(true) and len(xyz), ts
+        nearest = np.linalg.norm(xyz[None, :, :] - true[:, None, :], axis=2).min(axis=1)
+        assert (nearest < radius).all(), f"{ts}: nearest candidates {nearest.round(1)} A"
+        best = xyz[found["rlnLCCmax"].to_numpy().argmax()]
+        assert np.linalg.norm(true - best, axis=1).min() < radius, ts
+
+
 def check_outputs(project):
     names = ["TS_01", "TS_02", "TS_03"]
     # RELION's naming of the half tomograms (relion-consumes.md F1)
@@ -124,6 +142,7 @@ def check_outputs(project):
     assert set(cand) == {"particles"}
     assert set(cand["particles"]["rlnTomoName"]) <= set(names)
     assert "rlnTomoTiltSeriesPixelSize" not in cand["particles"]
+    candidates_find_the_phantoms_particles(project, cand["particles"])
     optset = starfile.read(project / JOBS["candidates"] / "optimisation_set.star")
     assert (project / optset["rlnTomoParticlesFile"]).exists()
     assert (project / optset["rlnTomoTomogramsFile"]).exists()
