@@ -135,7 +135,7 @@ def check_outputs(project):
     )
     for path in denoised["rlnTomoReconstructedTomogramDenoised"]:
         with mrcfile.open(project / path) as mrc:
-            assert mrc.data.shape == (32, 32, 32) and np.isfinite(mrc.data).all()
+            assert mrc.data.shape == (32, 64, 64) and np.isfinite(mrc.data).all()
     # pytom's outputs are named after the tomogram link <rlnTomoName>.mrc
     assert (project / JOBS["match"] / "tm/TS_02/TS_02_job.json").exists()
     cand = starfile.read(project / JOBS["candidates"] / "candidates.star", always_dict=True)
