@@ -126,7 +126,7 @@ def test_defocus_and_hand_are_the_truth(finished_demo):
     """rlnDefocusU/V = D +- Delta/2 (D6): U - V is Warp's DefocusDelta and the truth's; the hand
     (one per dataset, D8) is the truth's."""
     truths = _truth(finished_demo)
-    tomograms = starfile.read(finished_demo / "External/job006/tomograms.star")
+    tomograms = starfile.read(finished_demo / "External/job007/tomograms.star")
     decision = json.loads((finished_demo / "External/job005/defocus_hand.json").read_text())
     assert decision["tilt_series"] == len(truths)
     for _, tomo in tomograms.iterrows():
@@ -171,7 +171,7 @@ def test_the_tomograms_show_the_phantom(finished_demo):
     (Warp inverts the contrast: dense is bright) where the truth puts it, in RELION's centring,
     and not at its mirror image in z."""
     truths = _truth(finished_demo)
-    tomograms = starfile.read(finished_demo / "External/job006/tomograms.star")
+    tomograms = starfile.read(finished_demo / "External/job007/tomograms.star")
     for _, tomo in tomograms.iterrows():
         with mrcfile.open(finished_demo / tomo["rlnTomoReconstructedTomogram"],
                           permissive=True) as mrc:  # fmt: skip

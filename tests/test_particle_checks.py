@@ -26,7 +26,7 @@ def init(tmp_path, template, mask, *extra):
                    "--mdocs", f"{raw}/mdoc/*.mdoc", "--template", str(template),
                    "--mask", str(mask), "--set", "pipeline.reconstruct.params.angpix=5.4",
                    "--set", "pipeline.tiltseries.params.tomo_z=64",
-                   "--set", "pipeline.denoisetrain.params.subvolume_dimensions=8", *extra)  # fmt: skip
+                   "--set", "pipeline.denoisetrain.params.subvolume_dimensions=12", *extra)  # fmt: skip
 
 
 def test_init_refuses_a_template_at_another_voxel_size(tmp_path):

@@ -374,7 +374,7 @@ def test_d8_one_hand_for_the_dataset_shown_by_status(finished_demo):
     assert decision["defocus_hand"] in ("flip", "noflip") and "average_correlation" in decision
     proc = run_cli("status", str(finished_demo))
     assert f"defocus hand: {decision['defocus_hand']}" in proc.stdout
-    tomograms = starfile.read(finished_demo / "External/job006/tomograms.star")
+    tomograms = starfile.read(finished_demo / "External/job007/tomograms.star")
     assert tomograms["rlnTomoHand"].nunique() == 1
 
 

@@ -83,8 +83,9 @@ def missing_tools(project: Project, jobs: Iterable[Job] | None = None) -> list[s
                 problems.append(f"{where} ({needed_by}; set tools.{tool}.path or .container)")
             continue
         executable = configured.executable or EXECUTABLES[tool]
-        if configured.path:
-            executable = os.path.join(configured.path, executable)
+        folder = getattr(configured, "path", None)  # AreTomo's entry has none: WarpTools' PATH
+        if folder:
+            executable = os.path.join(folder, executable)
         if shutil.which(executable) is None:
             where = "no such executable file" if os.sep in executable else "not found on PATH"
             problems.append(f"tools.{tool}.executable = {executable!r}: {where} ({needed_by}; "
