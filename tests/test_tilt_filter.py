@@ -21,8 +21,7 @@ import starfile
 import yaml
 from conftest import copy_project, run_cli
 
-from crboost.demo import DEMO_SETTINGS
-from crboost.demo import write_demo_data
+from crboost.demo import DEMO_SETTINGS, write_demo_data
 from crboost.project.init import init_project
 from crboost.tools.warp import movie_stem, read_tilt_series_xml
 
