@@ -118,17 +118,20 @@ def halves(folder: Path, shape=(20, 40, 40)) -> None:
 def test_cryocare_refuses_a_patch_too_large_for_z(tmp_path):
     """CryoCAREDataModule asserts every dimension > 2 x patch: Z = 20 fails a patch of 10."""
     halves(tmp_path)
-    conf = {"even": ["even.mrc"], "odd": ["odd.mrc"], "patch_shape": [10, 10, 10],
-            "num_slices": 10, "split": 0.9, "tilt_axis": "Y", "n_normalization_samples": 5,
-            "path": "train_data", "overwrite": True}  # fmt: skip
-    (tmp_path / "c.json").write_text(json.dumps(conf))
-    proc = sim("cryoCARE_extract_train_data.py", "--conf", "c.json", cwd=tmp_path)
+    proc = extract_train_data(tmp_path, patch=10, samples=10)
     assert proc.returncode != 0 and "AssertionError" in proc.stderr
-    conf["patch_shape"] = [8, 8, 8]
-    (tmp_path / "c.json").write_text(json.dumps(conf))
-    proc = sim("cryoCARE_extract_train_data.py", "--conf", "c.json", cwd=tmp_path)
+    proc = extract_train_data(tmp_path, patch=8, samples=10)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "train_data" / "train_data.npz").exists()
+
+
+def extract_train_data(folder: Path, patch: int, samples: int):
+    """The simulated cryoCARE_extract_train_data.py on even.mrc/odd.mrc in `folder`."""
+    conf = {"even": ["even.mrc"], "odd": ["odd.mrc"], "patch_shape": [patch] * 3,
+            "num_slices": samples, "split": 0.9, "tilt_axis": "Y", "n_normalization_samples": 5,
+            "path": "train_data", "overwrite": True}  # fmt: skip
+    (folder / "c.json").write_text(json.dumps(conf))
+    return sim("cryoCARE_extract_train_data.py", "--conf", "c.json", cwd=folder)
 
 
 def test_cryocare_predict_without_gpu_id_fails_as_cryocare_does(tmp_path):
@@ -175,13 +178,6 @@ def test_cryocare_fails_where_its_validation_cut_leaves_no_room(tmp_path):
     np.random.randint(56, 56, size=4) raises (run here with the real cryoCARE: exit 1, the same
     line); the run-start check says so before the tool runs."""
     halves(tmp_path, shape=(32, 64, 64))
-    conf = {"even": ["even.mrc"], "odd": ["odd.mrc"], "patch_shape": [8, 8, 8],
-            "num_slices": 40, "split": 0.9, "tilt_axis": "Y", "n_normalization_samples": 5,
-            "path": "train_data", "overwrite": True}  # fmt: skip
-    (tmp_path / "c.json").write_text(json.dumps(conf))
-    proc = sim("cryoCARE_extract_train_data.py", "--conf", "c.json", cwd=tmp_path)
+    proc = extract_train_data(tmp_path, patch=8, samples=40)
     assert proc.returncode != 0 and "low >= high" in proc.stderr
-    conf["patch_shape"] = [12, 12, 12]
-    (tmp_path / "c.json").write_text(json.dumps(conf))
-    proc = sim("cryoCARE_extract_train_data.py", "--conf", "c.json", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    assert extract_train_data(tmp_path, patch=12, samples=40).returncode == 0
