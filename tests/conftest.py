@@ -79,3 +79,32 @@ def finished_demo(tmp_path_factory) -> Path:
 def copy_project(src: Path, dest: Path) -> Path:
     shutil.copytree(src, dest, symlinks=True)
     return dest
+
+
+# --- spreading the suite over pytest-xdist workers (-n auto --dist loadfile) --------------------
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """One worker per core, and one more where Slurm is installed: the Slurm tests spend most of
+    their time waiting for the queue, so their worker would otherwise leave a core idle."""
+    return (os.cpu_count() or 1) + (1 if shutil.which("sbatch") else 0)
+
+
+def pytest_configure(config):
+    # keep the order below instead of xdist's "most tests first"
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long files start first (Slurm, then end-to-end runs), so that no worker is left with an
+    hour-long file while the others are done; the many short tests fill the gaps at the end."""
+
+    def rank(item) -> int:
+        marks = {m.name for m in item.iter_markers()}
+        return 0 if "slurm" in marks else 1 if "slow" in marks else 2
+
+    by_file: dict[str, int] = {}
+    for item in items:
+        by_file[item.path] = min(by_file.get(item.path, 2), rank(item))
+    items.sort(key=lambda item: by_file[item.path])

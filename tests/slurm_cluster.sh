@@ -40,6 +40,8 @@ MpiDefault=none
 ReturnToService=2
 GresTypes=gpu
 MinJobAge=300
+# a job over its time limit is killed 2 s after SIGTERM, not 30 (the timeout test waits for it)
+KillWait=2
 SlurmctldPidFile=/run/slurmctld.pid
 SlurmdPidFile=/run/slurmd.pid
 SlurmctldLogFile=/var/log/slurm/slurmctld.log

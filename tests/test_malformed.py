@@ -164,6 +164,7 @@ def test_bad_mdoc_stops_init_with_one_line(tmp_path, raw, capsys, case):
     assert not project.exists(), "nothing written"
 
 
+@pytest.mark.slow
 def test_a_bad_mdoc_added_to_a_project_stops_the_run_and_loses_nothing(
     tmp_path, finished_demo, capsys
 ):

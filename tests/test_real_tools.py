@@ -337,6 +337,7 @@ def _demo(tmp_path, *args, program=None, env=None, count="2"):
     return project
 
 
+@pytest.mark.slow
 def test_demo_at_3_5_a_without_datetime_with_imod(tmp_path):
     """D2 (3.5 A/px), D3 (no DateTime: Warp's ts_import needs it), IMOD through WarpTools
     (batchruntomo on its PATH, IMOD_DIR), the phantom found from the STAR files."""
@@ -353,6 +354,7 @@ def test_demo_at_3_5_a_without_datetime_with_imod(tmp_path):
     assert (ctf["rlnCtfMaxResolution"] > 0).all()
 
 
+@pytest.mark.slow
 def test_demo_with_aretomo3_and_the_work_queue(tmp_path):
     """AreTomo3 (--patches 0,0, D7) and the unreleased WarpTools with the work queue (D1): the
     parallel per-tilt-series calls each get their own --task_dir and none collides."""
@@ -446,6 +448,7 @@ def test_d10_local_runs_cap_gpu_tasks_at_the_gpu_count(demo_project, monkeypatch
     assert "--resources" not in run_options(project, profile_dir("slurm"))
 
 
+@pytest.mark.slow
 def test_d13_mdoc_doses_that_vary_reach_warp(tmp_path):
     """Tilts of different doses: Warp's ts_import would give rank x tilt_exposure; the
     .tomostar Warp weights with gets the STAR's (the mdoc's) doses."""
