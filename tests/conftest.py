@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -68,12 +69,23 @@ def demo_project(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def finished_demo(tmp_path_factory) -> Path:
+def finished_demo(tmp_path_factory, request) -> Path:
     """A demo project (4 tilt series) run to the end once per session; tests must copy it
-    before changing it."""
-    project = tmp_path_factory.mktemp("finished") / "demo"
-    run_cli("demo", str(project), "--tilt-series", "4", check=True)
-    return project
+    before changing it. Under pytest-xdist the first worker that needs it runs it, the others
+    wait for it and take a copy each (a moved project: nothing in it needs re-running)."""
+    worker = getattr(request.config, "workerinput", {}).get("workerid")
+    if worker is None:
+        project = tmp_path_factory.mktemp("finished") / "demo"
+        run_cli("demo", str(project), "--tilt-series", "4", check=True)
+        return project
+    shared = tmp_path_factory.getbasetemp().parent / "finished-demo"
+    shared.mkdir(exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "done").exists():
+            run_cli("demo", str(shared / "demo"), "--tilt-series", "4", check=True)
+            (shared / "done").touch()
+    return copy_project(shared / "demo", tmp_path_factory.mktemp("finished") / "demo")
 
 
 def copy_project(src: Path, dest: Path) -> Path:
@@ -82,12 +94,6 @@ def copy_project(src: Path, dest: Path) -> Path:
 
 
 # --- spreading the suite over pytest-xdist workers (-n auto --dist loadfile) --------------------
-
-
-def pytest_xdist_auto_num_workers(config) -> int:
-    """One worker per core, and one more where Slurm is installed: the Slurm tests spend most of
-    their time waiting for the queue, so their worker would otherwise leave a core idle."""
-    return (os.cpu_count() or 1) + (1 if shutil.which("sbatch") else 0)
 
 
 def pytest_configure(config):

@@ -19,7 +19,7 @@ from conftest import REPO, run_cli
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
-FAST = ["--", "--slurm-init-seconds-before-status-checks", "5"]
+FAST = ["--", "--slurm-init-seconds-before-status-checks", "1"]
 
 
 @pytest.fixture(scope="module", autouse=True)
