@@ -10,7 +10,10 @@ rlnCenteredCoordinateX/Y/ZAngst from the tomogram centre w0/2 (tomogram_set.cpp:
 
 True geometry: particle positions are projected into each tilt image with RELION's projection
 model (tomogram.cpp setProjectionMatrix: S(shift)·S(image centre)·Rz(ZRot)·Ry(YTilt)·Rx(XTilt)·
-S(-specimen centre)) and boxes are cut from the tilt images (rlnMicrographName). subtomo writes
+S(-specimen centre)) and boxes are cut from the tilt images (rlnMicrographName), contrast inverted (flip_value, unless --no_ic) with
+their mean removed; RELION also multiplies them by the CTF and dose weights and crops them to a
+soft circle, which is not simulated (the real program's stacks correlate with ours at 0.6-0.8,
+tests/test_relion_real.py). subtomo writes
 `Subtomograms/<tomo>/<n>_stack2d.mrcs` (tilts x crop x crop, float16 with --float16),
 particles.star (general, optics, particles blocks, as subtomo.cpp writes them) and
 optimisation_set.star (rlnTomoTomogramsFile still the input one, subtomo.cpp:442-465).
@@ -235,7 +238,9 @@ def subtomo(argv: list[str]) -> int:
             continue
         faults(os.environ.get("CRBOOST_SIM_ITEM", name))
         ts = TiltSeries(row)
-        xy = ts.project(positions(mine, ts)) / binning
+        # RELION bins by Fourier cropping (binned pixel i is unbinned pixel bin*i); ours pools
+        # bin x bin blocks, whose pixel i is centred on bin*i + (bin-1)/2
+        xy = (ts.project(positions(mine, ts)) - (binning - 1) / 2) / binning
         inside = visible(ts, xy, box * 0.5)
         if max_dose > 0:
             inside &= (ts.dose <= max_dose)[:, None]
@@ -248,7 +253,8 @@ def subtomo(argv: list[str]) -> int:
             if not inside[order, k].all():
                 continue
             stack = np.stack([sample(images[f], xy[f, k] + grid) for f in range(len(images))])
-            stack *= inside[:, k][:, None, None]
+            stack -= stack.mean(axis=(1, 2), keepdims=True)
+            stack *= inside[:, k][:, None, None] * (1.0 if o["--no_ic"] else -1.0)
             number = str(particle["rlnTomoParticleName"]).rsplit("/", 1)[-1]
             path = folder / f"{number}_stack2d.mrcs"
             _write(path, stack.astype(np.float16 if o["--float16"] else np.float32),
@@ -298,11 +304,16 @@ def _bin(image: np.ndarray, factor: float) -> np.ndarray:
 
 
 def _write(path: Path, data: np.ndarray, pixel: float) -> None:
+    """RELION labels what it writes "Relion <version>   <date>" (rwMRC.h); ours says SIMULATED."""
+    import time
+
     import mrcfile
 
     with mrcfile.new(path, overwrite=True) as mrc:
         mrc.set_data(data)
         mrc.voxel_size = pixel
+        mrc.header.label[0] = f"Relion 5.0.1 (SIMULATED)   {time.strftime('%d-%b-%y  %H:%M:%S')}"
+        mrc.header.nlabl = 1
 
 
 def euler_matrix(rot: float, tilt: float, psi: float) -> np.ndarray:
