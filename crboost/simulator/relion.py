@@ -10,10 +10,10 @@ rlnCenteredCoordinateX/Y/ZAngst from the tomogram centre w0/2 (tomogram_set.cpp:
 
 True geometry: particle positions are projected into each tilt image with RELION's projection
 model (tomogram.cpp setProjectionMatrix: S(shift)·S(image centre)·Rz(ZRot)·Ry(YTilt)·Rx(XTilt)·
-S(-specimen centre)) and boxes are cut from the tilt images (rlnMicrographName), contrast inverted (flip_value, unless --no_ic) with
-their mean removed; RELION also multiplies them by the CTF and dose weights and crops them to a
-soft circle, which is not simulated (the real program's stacks correlate with ours at 0.6-0.8,
-tests/test_relion_real.py). subtomo writes
+S(-specimen centre)) and boxes are cut from the tilt images (rlnMicrographName), contrast
+inverted (flip_value, unless --no_ic), mean removed. RELION also multiplies them by the CTF and
+dose weights and crops a soft circle; that is not simulated (real and simulated stacks correlate
+at 0.6-0.8, tests/test_relion_real.py). subtomo writes
 `Subtomograms/<tomo>/<n>_stack2d.mrcs` (tilts x crop x crop, float16 with --float16),
 particles.star (general, optics, particles blocks, as subtomo.cpp writes them) and
 optimisation_set.star (rlnTomoTomogramsFile still the input one, subtomo.cpp:442-465).
