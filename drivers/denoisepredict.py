@@ -61,8 +61,7 @@ def run_tomogram(ctx: JobContext, ts: str) -> None:
     driver.clear_previous(ctx, [result, ctx.path("cryocare", ts)])
     (ctx.root / ctx.path("cryocare")).mkdir(exist_ok=True)
     atomic_write(ctx.path("cryocare", f"predict_{ts}.json"), json.dumps(config(ctx, ts), indent=1))
-    if not driver.run_calls(ctx, commands(ctx, ts)):
-        return
+    driver.run_calls(ctx, commands(ctx, ts))
     check_denoised(ctx, written, shape)
     (ctx.root / ctx.path(FOLDER)).mkdir(exist_ok=True)
     os.replace(ctx.root / written, ctx.root / result)
@@ -92,4 +91,4 @@ def gather(ctx: JobContext) -> None:
 
 
 if __name__ == "__main__":
-    driver.main(__doc__.splitlines()[1], run_tomogram, gather)
+    driver.main(__doc__.splitlines()[1], run_tomogram, gather, planned={"item": commands})

@@ -116,8 +116,7 @@ def train(ctx: JobContext) -> None:
     driver.clear_previous(
         ctx, [ctx.path(f"{MODEL}.tar.gz"), ctx.path(MODEL), ctx.path("train_data")]
     )
-    if not driver.run_calls(ctx, commands(ctx)):
-        return
+    driver.run_calls(ctx, commands(ctx))
     check_model(ctx)
     for ts in ctx.items():
         driver.write_tilt_series(ctx, ts, driver.read_tilt_series(ctx.upstream_ts_star(ts), ts))
@@ -125,4 +124,4 @@ def train(ctx: JobContext) -> None:
 
 
 if __name__ == "__main__":
-    driver.main(__doc__.splitlines()[1], None, train)
+    driver.main(__doc__.splitlines()[1], None, train, planned={"job": commands})

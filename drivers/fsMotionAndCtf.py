@@ -83,6 +83,13 @@ def commands(ctx: JobContext, ts: str, table: pd.DataFrame) -> list[ToolCall]:
                      task_dir=f"{PROCESSING}/tasks/{ts}")]  # fmt: skip
 
 
+def planned(ctx: JobContext, ts: str) -> list[ToolCall]:
+    """What --print-commands shows for a tilt series (the settings only while not made)."""
+    table = driver.read_tilt_series(ctx.upstream_ts_star(ts), ts)
+    settings = [] if ctx.path(SETTINGS).exists() else [create_settings(ctx, SETTINGS)]
+    return settings + commands(ctx, ts, table)
+
+
 def run_tilt_series(ctx: JobContext, ts: str) -> None:
     table = driver.read_tilt_series(ctx.upstream_ts_star(ts), ts)
     driver.ensure_made(ctx, SETTINGS, lambda out: create_settings(ctx, out))
@@ -96,8 +103,6 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
     ])  # fmt: skip
     [call] = commands(ctx, ts, table)
     driver.run_despite_settings_race(ctx, call, lambda: _complete(ctx, table))
-    if ctx.runner.print_only:
-        return
     driver.write_tilt_series(ctx, ts, collect(ctx, table))
 
 
@@ -155,4 +160,4 @@ def gather(ctx: JobContext) -> None:
 
 
 if __name__ == "__main__":
-    driver.main(__doc__.splitlines()[1], run_tilt_series, gather)
+    driver.main(__doc__.splitlines()[1], run_tilt_series, gather, planned={"item": planned})

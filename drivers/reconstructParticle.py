@@ -87,8 +87,7 @@ def average(ctx: JobContext) -> None:
     count = split_halves(ctx, sets["rlnTomoTomogramsFile"])
     driver.clear_previous(ctx, [ctx.path(m) for m in MAPS])
     print(f"{count} particles in two half sets")
-    if not driver.run_calls(ctx, commands(ctx)):
-        return
+    driver.run_calls(ctx, commands(ctx))
     check_maps(ctx)
     qc.safely(
         central_slices, ctx.root / ctx.path("merged.mrc"), ctx.root / ctx.path("qc", "average.png")
@@ -100,4 +99,4 @@ def average(ctx: JobContext) -> None:
 
 
 if __name__ == "__main__":
-    driver.main(__doc__.splitlines()[1], None, average)
+    driver.main(__doc__.splitlines()[1], None, average, planned={"job": commands})

@@ -85,8 +85,7 @@ def run_tomogram(ctx: JobContext, ts: str) -> None:
     atomic_write(folder(ctx, ts, "input_optimisation_set.star"), relion_text({"": {
         "rlnTomoParticlesFile": folder(ctx, ts, "input_particles.star"),
         "rlnTomoTomogramsFile": folder(ctx, ts, "input_tomograms.star")}}))  # fmt: skip
-    if not driver.run_calls(ctx, commands(ctx, ts)):
-        return
+    driver.run_calls(ctx, commands(ctx, ts))
     result = folder(ctx, ts, "particles.star")
     driver.check_files(ctx, [ctx.root / result], "relion_tomo_subtomo")
     extracted = read_particles(ctx.root / result)
@@ -127,4 +126,4 @@ def gather(ctx: JobContext) -> None:
 
 
 if __name__ == "__main__":
-    driver.main(__doc__.splitlines()[1], run_tomogram, gather)
+    driver.main(__doc__.splitlines()[1], run_tomogram, gather, planned={"item": commands})

@@ -67,19 +67,28 @@ def tilts(ctx: JobContext, ts: str):
     return table, ordered
 
 
-def write_inputs(ctx: JobContext, ts: str, ordered) -> dict[str, Path]:
-    folder = ctx.root / ctx.path("tm", ts)
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {
+def input_files(ctx: JobContext, ts: str) -> dict[str, Path]:
+    """pytom's text inputs of a tomogram (project-relative)."""
+    folder = ctx.path("tm", ts)
+    return {
         "tlt": folder / f"{ts}.tlt",
         "defocus": folder / f"{ts}_defocus.txt",
         "dose": folder / f"{ts}_dose.txt",
     }
+
+
+def write_inputs(ctx: JobContext, ts: str, ordered) -> dict[str, Path]:
+    files = input_files(ctx, ts)
+    (ctx.root / files["tlt"]).parent.mkdir(parents=True, exist_ok=True)
     defocus_um = (ordered["rlnDefocusU"] + ordered["rlnDefocusV"]) / 2 / 1e4
     for key, values, fmt in (("tlt", ordered[ANGLE], "{:.3f}"), ("defocus", defocus_um, "{:.4f}"),
                              ("dose", ordered[DOSE], "{:.3f}")):  # fmt: skip
-        files[key].write_text("".join(fmt.format(float(v)) + "\n" for v in values))
-    return {k: v.relative_to(ctx.root) for k, v in files.items()}
+        (ctx.root / files[key]).write_text("".join(fmt.format(float(v)) + "\n" for v in values))
+    return files
+
+
+def planned(ctx: JobContext, ts: str) -> list[ToolCall]:
+    return commands(ctx, ts, input_files(ctx, ts))
 
 
 def commands(ctx: JobContext, ts: str, inputs: dict[str, Path]) -> list[ToolCall]:
@@ -133,8 +142,7 @@ def run_tomogram(ctx: JobContext, ts: str) -> None:
     driver.clear_previous(ctx, outputs)
     link_into(ctx, f"{ts}.mrc", source)
     inputs = write_inputs(ctx, ts, ordered)
-    if not driver.run_calls(ctx, commands(ctx, ts, inputs)):
-        return
+    driver.run_calls(ctx, commands(ctx, ts, inputs))
     driver.check_files(ctx, [ctx.root / o for o in outputs], "pytom_match_template.py")
     check_result(ctx, ts, outputs)
     qc.safely(score_map, ctx.root / outputs[0], ctx.root / ctx.path("qc", f"{ts}_scores.png"))
@@ -166,4 +174,4 @@ def gather(ctx: JobContext) -> None:
 
 
 if __name__ == "__main__":
-    driver.main(__doc__.splitlines()[1], run_tomogram, gather)
+    driver.main(__doc__.splitlines()[1], run_tomogram, gather, planned={"item": planned})

@@ -78,8 +78,7 @@ def run_tomogram(ctx: JobContext, ts: str) -> None:
     result = staged(ctx, ts, f"{ts}_particles.star")
     driver.clear_previous(ctx, [ctx.path("extract", ts, f"{ts}_particles.star")])
     job = stage(ctx, ts)
-    if not driver.run_calls(ctx, commands(ctx, ts)):
-        return
+    driver.run_calls(ctx, commands(ctx, ts))
     driver.check_files(ctx, [ctx.root / result], "pytom_extract_candidates.py")
     found = read_particles(ctx.root / result)
     check_candidates(found, ts, job, result)
@@ -130,4 +129,4 @@ def gather(ctx: JobContext) -> None:
 
 
 if __name__ == "__main__":
-    driver.main(__doc__.splitlines()[1], run_tomogram, gather)
+    driver.main(__doc__.splitlines()[1], run_tomogram, gather, planned={"item": commands})

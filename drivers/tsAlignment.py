@@ -63,8 +63,7 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
         ctx, [ctx.path(PROCESSING, f"{ts}.xml"), ctx.path(PROCESSING, "tiltstack", ts)]
     )
     try:
-        if not driver.run_calls(ctx, commands(ctx, ts)):
-            return
+        driver.run_calls(ctx, commands(ctx, ts))
     except DriverError as e:
         missing = [str(f) for f in _results(ctx, ts) if not f.exists()]
         if missing:
@@ -149,4 +148,4 @@ def gather(ctx: JobContext) -> None:
 
 
 if __name__ == "__main__":
-    driver.main(__doc__.splitlines()[1], run_tilt_series, gather)
+    driver.main(__doc__.splitlines()[1], run_tilt_series, gather, planned={"item": commands})

@@ -97,8 +97,6 @@ def prepare(ctx: JobContext) -> dict:
     listing = f"{CHECK_DIR}/tilt_series.txt"
     (ctx.root / ctx.path(listing)).write_text("".join(f"tomostar/{ts}.tomostar\n" for ts in names))
     result = ctx.run(check_command(ctx, listing))
-    if ctx.runner.print_only:
-        return {}
     found = re.search(r"Average correlation: (-?[0-9.]+)", result.stdout)
     if found is None:
         raise DriverError("ts_defocus_hand --check printed no average correlation (see the log)")
@@ -142,22 +140,33 @@ def _kept_decision(ctx: JobContext, names: list[str], configured: str) -> str | 
     return None
 
 
+def planned(ctx: JobContext, ts: str) -> list[ToolCall]:
+    """What --print-commands shows for a tilt series: with the dataset's hand once decided."""
+    try:
+        hand = ctx.prepared()["defocus_hand"]
+    except DriverError:
+        hand = "flip"
+        print(f"# the dataset's defocus hand is not decided yet (the prepare step decides it); "
+              f"shown as {HAND_FLAG[hand]}", flush=True)  # fmt: skip
+    return commands(ctx, ts, hand)
+
+
+def planned_prepare(ctx: JobContext) -> list[ToolCall]:
+    return [check_command(ctx, f"{CHECK_DIR}/tilt_series.txt")]
+
+
 def run_tilt_series(ctx: JobContext, ts: str) -> None:
     table = driver.read_tilt_series(ctx.upstream_ts_star(ts), ts)
-    hand = ctx.prepared()["defocus_hand"] if not ctx.runner.print_only else "flip"
+    hand = ctx.prepared()["defocus_hand"]
     driver.carry_tilt_series_state(ctx)
     driver.clear_previous(ctx, [ctx.path(PROCESSING, "powerspectrum", f"{ts}.mrc")])
     driver.copy_from_upstream(ctx, f"{PROCESSING}/{ts}.xml")
     set_hand, ctf = commands(ctx, ts, hand)
     ctx.run(set_hand)
-    if not ctx.runner.print_only:
-        meta = _meta(ctx, ts)
-        if meta.angles_inverted != (hand == "flip"):
-            raise DriverError(f"ts_defocus_hand {HAND_FLAG[hand]} did not set the handedness of "
-                              f"{ts}.xml (see the log)")  # fmt: skip
+    if _meta(ctx, ts).angles_inverted != (hand == "flip"):
+        raise DriverError(f"ts_defocus_hand {HAND_FLAG[hand]} did not set the handedness of "
+                          f"{ts}.xml (see the log)")  # fmt: skip
     driver.run_despite_settings_race(ctx, ctf, lambda: _has_ctf(ctx, ts))
-    if ctx.runner.print_only:
-        return
     driver.write_tilt_series(ctx, ts, collect(ctx, ts, table))
 
 
@@ -210,4 +219,10 @@ def gather(ctx: JobContext) -> None:
 
 
 if __name__ == "__main__":
-    driver.main(__doc__.splitlines()[1], run_tilt_series, gather, prepare)
+    driver.main(
+        __doc__.splitlines()[1],
+        run_tilt_series,
+        gather,
+        prepare,
+        planned={"item": planned, "prepare": planned_prepare},
+    )

@@ -80,20 +80,23 @@ def link_frame_series(ctx: JobContext, ts: str, stems: list[str]) -> None:
             os.symlink(os.path.relpath(target, link.parent), link)
 
 
+def planned(ctx: JobContext, ts: str) -> list[ToolCall]:
+    """What --print-commands shows for a tilt series (the settings only while not made)."""
+    settings = [] if ctx.path(SETTINGS).exists() else [create_settings(ctx, SETTINGS)]
+    return settings + commands(ctx, ts)
+
+
 def run_tilt_series(ctx: JobContext, ts: str) -> None:
     table = driver.read_tilt_series(ctx.upstream_ts_star(ts), ts)
     if not (ctx.root / "mdoc" / f"{ts}.mdoc").exists():
         raise DriverError(f"mdoc/{ts}.mdoc missing (made by the import job)")
     driver.ensure_made(ctx, SETTINGS, lambda out: create_settings(ctx, out))
     driver.clear_previous(ctx, [ctx.path("tomostar", f"{ts}.tomostar")])
-    if not ctx.runner.print_only:
-        link_frame_series(ctx, ts, driver.movie_stems(table))
+    link_frame_series(ctx, ts, driver.movie_stems(table))
     output = ""
     for call in commands(ctx, ts):
         result = ctx.run(call)
         output += result.stdout + result.stderr
-    if ctx.runner.print_only:
-        return
     path = ctx.path("tomostar", f"{ts}.tomostar")
     try:
         tomostar = read_tomostar(path)
@@ -120,4 +123,4 @@ def gather(ctx: JobContext) -> None:
 
 
 if __name__ == "__main__":
-    driver.main(__doc__.splitlines()[1], run_tilt_series, gather)
+    driver.main(__doc__.splitlines()[1], run_tilt_series, gather, planned={"item": planned})

@@ -61,8 +61,7 @@ def run_tilt_series(ctx: JobContext, ts: str) -> None:
         [Path(tomogram(ctx, ts, half)) for half in ("", "even", "odd", "deconv")]
         + [ctx.path("tomograms", rec_name(ts, half)) for half in (None, 1, 2)],
     )
-    if not driver.run_calls(ctx, commands(ctx, ts)):
-        return
+    driver.run_calls(ctx, commands(ctx, ts))
     expected = [tomogram(ctx, ts)]
     if ctx.params["halfmap_frames"]:
         expected += [tomogram(ctx, ts, "even"), tomogram(ctx, ts, "odd")]
@@ -110,4 +109,4 @@ def gather(ctx: JobContext) -> None:
 
 
 if __name__ == "__main__":
-    driver.main(__doc__.splitlines()[1], run_tilt_series, gather)
+    driver.main(__doc__.splitlines()[1], run_tilt_series, gather, planned={"item": commands})

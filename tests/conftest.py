@@ -71,21 +71,36 @@ def demo_project(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def finished_demo(tmp_path_factory, request) -> Path:
     """A demo project (4 tilt series) run to the end once per session; tests must copy it
-    before changing it. Under pytest-xdist the first worker that needs it runs it, the others
-    wait for it and take a copy each (a moved project: nothing in it needs re-running)."""
+    before changing it (or take a copy: under pytest-xdist every worker gets its own)."""
+    return shared_finished_demo(tmp_path_factory, request, "demo", "--tilt-series", "4")
+
+
+@pytest.fixture(scope="session")
+def finished_particle_demo(tmp_path_factory, request) -> Path:
+    """The particle demo (2 tilt series, tomograms to a first average) run to the end once per
+    session; tests must copy it before changing it."""
+    return shared_finished_demo(
+        tmp_path_factory, request, "particles", "--tilt-series", "2", "--to", "particles"
+    )
+
+
+def shared_finished_demo(tmp_path_factory, request, name: str, *demo_args: str) -> Path:
+    """`crboost demo` run once per session. Under pytest-xdist the first worker that needs it
+    runs it, the others wait for it, and each takes a copy (a moved project: nothing in it needs
+    re-running)."""
     worker = getattr(request.config, "workerinput", {}).get("workerid")
     if worker is None:
-        project = tmp_path_factory.mktemp("finished") / "demo"
-        run_cli("demo", str(project), "--tilt-series", "4", check=True)
+        project = tmp_path_factory.mktemp(f"finished-{name}") / "demo"
+        run_cli("demo", str(project), *demo_args, check=True)
         return project
-    shared = tmp_path_factory.getbasetemp().parent / "finished-demo"
+    shared = tmp_path_factory.getbasetemp().parent / f"finished-{name}"
     shared.mkdir(exist_ok=True)
     with open(shared / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared / "done").exists():
-            run_cli("demo", str(shared / "demo"), "--tilt-series", "4", check=True)
+            run_cli("demo", str(shared / "demo"), *demo_args, check=True)
             (shared / "done").touch()
-    return copy_project(shared / "demo", tmp_path_factory.mktemp("finished") / "demo")
+    return copy_project(shared / "demo", tmp_path_factory.mktemp(f"finished-{name}") / "demo")
 
 
 def copy_project(src: Path, dest: Path) -> Path:

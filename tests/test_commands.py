@@ -188,9 +188,13 @@ def test_executable_and_simulator_forms(tmp_path):
     call = ToolCall("warptools", ("ts_ctf",), item="TS_01")
     assert _runner(tmp_path, {"warptools": {"executable": "/opt/warp/WarpTools"}}).argv(call) == [
         "/opt/warp/WarpTools", "ts_ctf"]  # fmt: skip
-    sim = _runner(tmp_path, {"simulate": True}).argv(call)
-    # the simulated WarpTools environment: a folder of programs (AreTomo, IMOD next to it)
+    runner = _runner(tmp_path, {"simulate": True})
+    sim = runner.argv(call)
     assert sim == [str(tmp_path / ".crboost/simulator/bin/WarpTools"), "ts_ctf"]
+    # showing a call writes nothing; running one makes the simulated WarpTools environment: a
+    # folder of programs (AreTomo, IMOD next to it)
+    assert not (tmp_path / ".crboost/simulator").exists()
+    runner.environment(call)
     assert "crboost.simulator" in Path(sim[0]).read_text()
     assert (tmp_path / ".crboost/simulator/IMOD/bin/batchruntomo").exists()
 

@@ -114,18 +114,15 @@ def ensure_made(ctx: JobContext, name: str, make: Callable[[str], ToolCall]) -> 
         return
     tmp = f".{name}.tmp{os.getpid()}"
     ctx.run(make(tmp))
-    if ctx.runner.print_only:
-        return
     if not ctx.path(tmp).exists():
         raise DriverError(f"{ctx.dir}/{name}: the tool wrote nothing")
     os.replace(ctx.path(tmp), target)
 
 
-def run_calls(ctx: JobContext, calls: list[ToolCall]) -> bool:
-    """Run the tool calls in order; False when only printing them (nothing to collect then)."""
+def run_calls(ctx: JobContext, calls: list[ToolCall]) -> None:
+    """Run the tool calls in order."""
     for call in calls:
         ctx.run(call)
-    return not ctx.runner.print_only
 
 
 def run_despite_settings_race(ctx: JobContext, call: ToolCall, complete: Callable[[], bool]):
@@ -137,7 +134,7 @@ def run_despite_settings_race(ctx: JobContext, call: ToolCall, complete: Callabl
         return ctx.run(call)
     except DriverError as e:
         race = "IOException" in e.output and ".settings'" in e.output
-        if race and not ctx.runner.print_only and complete():
+        if race and complete():
             print(f"crboost: {e}: only the shared .settings file was busy (another call of this "
                   "job was saving it); every result is there, kept", flush=True)  # fmt: skip
             return None
@@ -147,8 +144,6 @@ def run_despite_settings_race(ctx: JobContext, call: ToolCall, complete: Callabl
 def clear_previous(ctx: JobContext, paths: list[Path]) -> None:
     """Remove what an earlier attempt left, so the checks after the tool see only this attempt
     (WarpTools, for one, picks up an aligner's old result files)."""
-    if ctx.runner.print_only:
-        return
     for path in paths:
         target = ctx.root / path
         if target.is_dir() and not target.is_symlink():
@@ -273,16 +268,24 @@ def _set_status(ctx: JobContext, status: str) -> None:
 # --- command line -------------------------------------------------------------------------------
 
 
+#: What a driver can show with --print-commands: the tool calls of one step, built from the
+#: job's files without writing anything: {"item": f(ctx, ts), "job": f(ctx), "prepare": f(ctx)}.
+Planned = dict[str, Callable[..., list[ToolCall]]]
+
+
 def main(
     description: str,
     per_tilt_series: Callable[[JobContext, str], None] | None,
     gather_step: Callable[[JobContext], None],
     prepare: Callable[[JobContext], dict[str, Any]] | None = None,
+    planned: Planned | None = None,
 ) -> None:
     """`--ts NAME` runs one tilt series, `--gather` the job-level step, `--prepare` the prepare
     step (its result is written, last, to the type's prepare_output as JSON); RELION's
     External-job call (`--o DIR`, other options ignored) runs what is missing of all of them, in
-    order. A whole-job type passes per_tilt_series=None: its gather_step does the job's work."""
+    order. A whole-job type passes per_tilt_series=None: its gather_step does the job's work.
+    `--print-commands` prints the tool calls of the asked step(s) from `planned` and writes
+    nothing at all: no step runs, no status changes (a finished job stays exactly as it is)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--job", "--o", dest="job", help="job dir (default: the cwd)")
     group = parser.add_mutually_exclusive_group()
@@ -292,15 +295,16 @@ def main(
     parser.add_argument(
         "--print-commands",
         action="store_true",
-        help="print the tool commands instead of running them",
+        help="print the tool commands of the step instead of running it (writes nothing)",
     )
     args, _relion_options = parser.parse_known_args()
-    if args.print_commands:
-        os.environ["CRBOOST_PRINT_COMMANDS"] = "1"
     try:
         ctx = open_job(args.job)
         if (args.ts is not None and per_tilt_series is None) or (args.prepare and not prepare):
             raise CrboostError(f"job type {ctx.type} has no {'--ts' if args.ts else '--prepare'}")
+        if args.print_commands or os.environ.get("CRBOOST_PRINT_COMMANDS") == "1":
+            print_commands(ctx, args, planned or {}, per_tilt_series is not None, prepare)
+            return
     except CrboostError as e:
         sys.exit(f"crboost: {e}")
     # SLURM sends SIGTERM at the time limit or on scancel, shortly before SIGKILL
@@ -327,10 +331,38 @@ def main(
         _step(ctx, lambda: gather_step(ctx), None)
 
 
+def print_commands(ctx: JobContext, args, planned: Planned, per_item: bool, prepare) -> None:
+    """The tool calls the asked step(s) would make, as the runner would start them. Only reads:
+    the calls are built by the driver's `planned` functions, never by running its steps."""
+    steps: list[tuple[str, Callable[[], list[ToolCall]]]] = []
+    if args.ts is not None:
+        steps.append((f"tilt series {args.ts}", lambda: _planned(planned, "item")(ctx, args.ts)))
+    elif args.prepare:
+        steps.append(("prepare", lambda: _planned(planned, "prepare")(ctx)))
+    else:
+        if prepare is not None and not args.gather:
+            steps.append(("prepare", lambda: _planned(planned, "prepare")(ctx)))
+        if per_item and not args.gather:
+            for ts in ctx.items():
+                steps.append((f"tilt series {ts}",
+                              lambda ts=ts: _planned(planned, "item")(ctx, ts)))  # fmt: skip
+        steps.append(("job", lambda: _planned(planned, "job")(ctx)))
+    for label, calls_of in steps:
+        calls = calls_of()
+        print(f"# {ctx.dir} {label}: " + (f"{len(calls)} tool call(s)" if calls else
+                                          "no tool call (crboost's own Python)"), flush=True)  # fmt: skip
+        for call in calls:
+            print(ctx.runner.describe(call), flush=True)
+
+
+def _planned(planned: Planned, step: str) -> Callable[..., list[ToolCall]]:
+    return planned.get(step) or (lambda *_: [])
+
+
 def quality_pictures(ctx: JobContext, ts: str) -> None:
     """The QC pictures the job type declares (crboost/qc), once the tilt series' results are
     complete. Whatever goes wrong there, the job's result stands."""
-    if ctx.runner.print_only or not (ctx.root / ctx.ts_star(ts)).exists():
+    if not (ctx.root / ctx.ts_star(ts)).exists():
         return
     try:
         from ..qc import make_pictures
@@ -345,8 +377,6 @@ def quality_pictures(ctx: JobContext, ts: str) -> None:
 
 def _prepare(ctx: JobContext, prepare: Callable[[JobContext], dict[str, Any]]) -> None:
     decision = prepare(ctx)
-    if ctx.runner.print_only:
-        return
     from ..relion.star import atomic_write
 
     atomic_write(ctx.prepared_path, json.dumps(decision, indent=1, sort_keys=True) + "\n")

@@ -100,9 +100,9 @@ class ToolRunner:
 
     def executable(self, tool: str) -> str:
         if tool in EXECUTABLES and self.config.tools.simulated("warptools"):
-            from .warpenv import simulated_environment
+            from .warpenv import SIM_DIR
 
-            return str(simulated_environment(self.root) / "bin" / EXECUTABLES[tool])
+            return str(self.root / SIM_DIR / "bin" / EXECUTABLES[tool])
         configured = getattr(self.config.tools, tool)
         name = configured.executable or EXECUTABLES[tool]
         folder = getattr(configured, "path", None)
@@ -176,8 +176,13 @@ class ToolRunner:
                        for t in record["tilts"] if t.get("movie_path")})  # fmt: skip
 
     def environment(self, call: ToolCall, cuda: str | None = None) -> dict[str, str]:
+        """The environment a call runs in (made ready for it: the simulator's programs)."""
         env = dict(os.environ)
         tools = self.config.tools
+        if call.tool in EXECUTABLES and tools.simulated("warptools"):
+            from .warpenv import simulated_environment
+
+            simulated_environment(self.root)  # made here, when a call runs, not when one is shown
         if cuda is not None:
             env["CUDA_VISIBLE_DEVICES"] = cuda
         simulated = tools.simulated(call.tool)
@@ -232,7 +237,7 @@ class ToolRunner:
         from .gpus import NoGpu, lease
 
         if self.print_only:
-            print(f"$ (cd {shlex.quote(call.cwd)} && {shlex.join(self.argv(call))})", flush=True)
+            print(self.describe(call), flush=True)
             return ToolResult("", "")
         try:
             simulated = self.config.tools.simulated(call.tool)
@@ -244,9 +249,13 @@ class ToolRunner:
             name = self.program(call)[0]
             raise ToolFailed(f"{name}: needs {call.gpus} GPU(s): {e}") from None
 
+    def describe(self, call: ToolCall, cuda: str | None = None) -> str:
+        """The call as a shell line (for logs and --print-commands; never run by a shell)."""
+        return f"$ (cd {shlex.quote(call.cwd)} && {shlex.join(self.argv(call, cuda))})"
+
     def _execute(self, call: ToolCall, cuda: str | None) -> ToolResult:
         argv = self.argv(call, cuda)
-        print(f"$ (cd {shlex.quote(call.cwd)} && {shlex.join(argv)})", flush=True)
+        print(self.describe(call, cuda), flush=True)
         try:
             proc = subprocess.Popen(argv, cwd=call.cwd, env=self.environment(call, cuda),
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -44,12 +44,25 @@ def simulated_environment(root: Path) -> Path:
                 f"{program}\nexec '{sys.executable}' -m crboost.simulator {program} \"$@\"\n"
             )
             path = base / folder / program
-            if not path.exists() or path.read_text() != text:
-                tmp = path.with_name(f".{program}.tmp{os.getpid()}")
-                tmp.write_text(text)
-                tmp.chmod(0o755)
-                os.replace(tmp, path)
+            if not _stale(path):
+                continue
+            tmp = path.with_name(f".{program}.tmp{os.getpid()}")
+            tmp.write_text(text)
+            tmp.chmod(0o755)
+            os.replace(tmp, path)
     return base
+
+
+def _stale(program: Path) -> bool:
+    """A simulated program is made again only when missing or when the Python it starts is gone
+    (another interpreter of the same install starting it is fine: a look at a finished project,
+    `crboost check` say, rewrites nothing)."""
+    try:
+        exec_line = program.read_text().splitlines()[-1]
+    except (OSError, IndexError):
+        return True
+    interpreter = exec_line.split("'")[1] if exec_line.count("'") >= 2 else ""
+    return not (interpreter and os.access(interpreter, os.X_OK))
 
 
 def imod_dir(config, root: Path) -> str | None:
