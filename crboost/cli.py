@@ -267,7 +267,7 @@ def cmd_run(args) -> int:
 def cmd_check(args) -> int:
     from .running.check import run_check
 
-    return run_check(project_dir(args.project), args.profile)
+    return run_check(project_dir(args.project), args.profile, args.snakemake_args)
 
 
 def cmd_status(args) -> int:

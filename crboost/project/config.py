@@ -110,6 +110,25 @@ class ToolConfig(_Strict):
     path: str | None = Field(
         None, description="Directory holding the tool's programs (default: found on PATH)."
     )
+    modules: list[str] = Field(
+        default_factory=list,
+        description="Environment modules loaded (module load, in a login shell) before each "
+        "call of the tool, wherever it runs, e.g. [warp/2.0.0].",
+    )
+    nodes_only: bool = Field(
+        False,
+        description="The tool exists only on the compute nodes (a node-local install, modules "
+        "found only there): a cluster run does not look for it on the submitting host; "
+        "crboost check --profile slurm looks for it in a job on a node.",
+    )
+
+    @field_validator("modules")
+    @classmethod
+    def _module_names(cls, value: list[str]) -> list[str]:
+        bad = [m for m in value if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+/-]*", m)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a module name (letters, digits, _ . + / -)")
+        return value
 
 
 class WarpProgramConfig(_Strict):

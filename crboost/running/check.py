@@ -6,7 +6,8 @@ the slurm profile). Then the ones that start the tools: WarpTools answers with i
 (its version and option set, tools/warpenv.py); the programs WarpTools starts itself (AreTomo2/3,
 IMOD's batchruntomo/submfg) are on the PATH of WarpTools' environment (inside its image, where
 one is configured); the GPUs a GPU job needs are visible (locally; on SLURM they are on the
-compute nodes); every data folder is visible from inside the container.
+compute nodes); every data folder is visible from inside the container. With a cluster profile,
+the tools declared `nodes_only` are looked for on a node, in a tiny job (running/nodecheck.py).
 
 `crboost run` runs the cheap part first (`cheap_problems`). Each problem is one line naming the
 config key or the thing that is wrong; `ok` lines say what was found.
@@ -38,17 +39,31 @@ class Report:
         return [f"ok: {line}" for line in self.ok] + [f"problem: {p}" for p in self.problems]
 
 
-def run_check(root: Path, profile: str) -> int:
-    """`crboost check`: the report's lines on stdout; 1 if there is a problem."""
+def run_check(root: Path, profile: str, snakemake_args: list[str] | None = None) -> int:
+    """`crboost check`: the report's lines on stdout; 1 if there is a problem. With a cluster
+    profile, the tools declared nodes_only are looked for in a job on a node (nodecheck.py);
+    `snakemake_args` go to that Snakemake run."""
     from ..errors import CrboostError
     from ..project.config import CONFIG_NAME
     from ..project.load import load_project
+    from ..resources import profile_dir
+    from .slurm import on_cluster
 
     config = root / CONFIG_NAME
     if not config.is_file():
         raise CrboostError(f"{config}: no such file")
-    kind = "slurm" if "slurm" in Path(profile).name else "local"
-    report = check_project(load_project(config), kind)
+    profile_path = Path(profile) if "/" in profile else profile_dir(profile)
+    if not (profile_path / "config.yaml").is_file():
+        raise CrboostError(f"--profile {profile}: no {profile_path}/config.yaml")
+    kind = "slurm" if on_cluster(profile_path) else "local"
+    project = load_project(config)
+    report = check_project(project, kind)
+    if kind == "slurm":
+        from .nodecheck import check_on_nodes
+
+        ok, problems = check_on_nodes(project, profile_path, snakemake_args or [])
+        report.ok += ok
+        report.problems += problems
     for line in report.lines():
         print(line)
     return 1 if report.problems else 0
@@ -59,7 +74,7 @@ def cheap_problems(project: Project, profile: str = "local") -> list[str]:
     from .preflight import missing_tools
     from .runstate import run_is_alive
 
-    problems = list(missing_tools(project, project.jobs))
+    problems = list(missing_tools(project, project.jobs, cluster=profile == "slurm"))
     disk = disk_problem(project)
     if disk:
         problems.append(disk)

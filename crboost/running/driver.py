@@ -268,24 +268,19 @@ def _set_status(ctx: JobContext, status: str) -> None:
 # --- command line -------------------------------------------------------------------------------
 
 
-#: What a driver can show with --print-commands: the tool calls of one step, built from the
-#: job's files without writing anything: {"item": f(ctx, ts), "job": f(ctx), "prepare": f(ctx)}.
-Planned = dict[str, Callable[..., list[ToolCall]]]
-
-
 def main(
     description: str,
     per_tilt_series: Callable[[JobContext, str], None] | None,
     gather_step: Callable[[JobContext], None],
     prepare: Callable[[JobContext], dict[str, Any]] | None = None,
-    planned: Planned | None = None,
+    planned: dict[str, Callable[..., list[ToolCall]]] | None = None,
 ) -> None:
     """`--ts NAME` runs one tilt series, `--gather` the job-level step, `--prepare` the prepare
     step (its result is written, last, to the type's prepare_output as JSON); RELION's
     External-job call (`--o DIR`, other options ignored) runs what is missing of all of them, in
     order. A whole-job type passes per_tilt_series=None: its gather_step does the job's work.
-    `--print-commands` prints the tool calls of the asked step(s) from `planned` and writes
-    nothing at all: no step runs, no status changes (a finished job stays exactly as it is)."""
+    `--print-commands` prints the tool calls of the asked step(s) from `planned` (see
+    printcommands.py) and writes nothing at all: no step runs, no status changes."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--job", "--o", dest="job", help="job dir (default: the cwd)")
     group = parser.add_mutually_exclusive_group()
@@ -303,6 +298,8 @@ def main(
         if (args.ts is not None and per_tilt_series is None) or (args.prepare and not prepare):
             raise CrboostError(f"job type {ctx.type} has no {'--ts' if args.ts else '--prepare'}")
         if args.print_commands or os.environ.get("CRBOOST_PRINT_COMMANDS") == "1":
+            from .printcommands import print_commands
+
             print_commands(ctx, args, planned or {}, per_tilt_series is not None, prepare)
             return
     except CrboostError as e:
@@ -329,34 +326,6 @@ def main(
                 _step(ctx, lambda ts=ts: per_tilt_series(ctx, ts), ts)
                 quality_pictures(ctx, ts)
         _step(ctx, lambda: gather_step(ctx), None)
-
-
-def print_commands(ctx: JobContext, args, planned: Planned, per_item: bool, prepare) -> None:
-    """The tool calls the asked step(s) would make, as the runner would start them. Only reads:
-    the calls are built by the driver's `planned` functions, never by running its steps."""
-    steps: list[tuple[str, Callable[[], list[ToolCall]]]] = []
-    if args.ts is not None:
-        steps.append((f"tilt series {args.ts}", lambda: _planned(planned, "item")(ctx, args.ts)))
-    elif args.prepare:
-        steps.append(("prepare", lambda: _planned(planned, "prepare")(ctx)))
-    else:
-        if prepare is not None and not args.gather:
-            steps.append(("prepare", lambda: _planned(planned, "prepare")(ctx)))
-        if per_item and not args.gather:
-            for ts in ctx.items():
-                steps.append((f"tilt series {ts}",
-                              lambda ts=ts: _planned(planned, "item")(ctx, ts)))  # fmt: skip
-        steps.append(("job", lambda: _planned(planned, "job")(ctx)))
-    for label, calls_of in steps:
-        calls = calls_of()
-        print(f"# {ctx.dir} {label}: " + (f"{len(calls)} tool call(s)" if calls else
-                                          "no tool call (crboost's own Python)"), flush=True)  # fmt: skip
-        for call in calls:
-            print(ctx.runner.describe(call), flush=True)
-
-
-def _planned(planned: Planned, step: str) -> Callable[..., list[ToolCall]]:
-    return planned.get(step) or (lambda *_: [])
 
 
 def quality_pictures(ctx: JobContext, ts: str) -> None:

@@ -26,6 +26,7 @@ from .hooks import save_manifest
 from .liveness import STALE_AFTER, Heartbeat
 from .progress import RunDisplay, new_run_log
 from .runstate import RUN_FILE, describe_run, record_run, run_liveness
+from .slurm import on_cluster
 
 DRY_RUN_FLAGS = ("-n", "--dry-run", "--dryrun")
 #: what identifies a process working for a crboost project (the cwd tells which project)
@@ -62,7 +63,7 @@ def run_project(
             "--configfile", str(config.resolve())]  # fmt: skip
     dry = any(a in DRY_RUN_FLAGS for a in snakemake_args)
     print_skipped(project)
-    check_tools(project, dry)
+    check_tools(project, dry, snakemake_args, on_cluster(profile_path))
     if dry:
         print_param_changes(project)
     else:
@@ -199,13 +200,19 @@ def run_options(project: Project, profile_path: Path) -> list[str]:
     return options
 
 
-def check_tools(project: Project, dry: bool) -> None:
-    """The cheap part of `crboost check` (running/check.py): tools the remaining work needs,
-    found before anything starts (a dry run only warns); little free disk is a warning."""
+def check_tools(project: Project, dry: bool, snakemake_args: list[str], cluster: bool) -> None:
+    """The cheap part of `crboost check` (running/check.py): the tools that the work the run's
+    targets need calls, found before anything starts (a dry run only warns); little free disk
+    is a warning."""
     from .check import disk_problem
-    from .preflight import missing_tools
+    from .preflight import jobs_with_work, missing_tools
+    from .targets import jobs_for_targets, requested_targets
 
-    problems = missing_tools(project)
+    jobs = jobs_with_work(project)
+    needed = jobs_for_targets(project, requested_targets(snakemake_args))
+    if needed is not None:
+        jobs = [job for job in jobs if job.dir in {j.dir for j in needed}]
+    problems = missing_tools(project, jobs, cluster)
     if problems and not dry:
         raise CrboostError("; ".join(problems))
     for problem in [*problems, disk_problem(project)]:

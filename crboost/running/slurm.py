@@ -1,6 +1,6 @@
-"""What crboost needs to know about SLURM: the name its jobs carry, and finding the jobs a killed
-run left queued or running (so that a new run waits for them or cancels them instead of
-submitting the same work a second time)."""
+"""What crboost needs to know about SLURM: whether a profile sends jobs to it, the name its jobs
+carry, and finding the jobs a killed run left queued or running (so that a new run waits for
+them or cancels them instead of submitting the same work a second time)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,14 @@ from pathlib import Path
 from ..acquisition.manifest import STATE_DIR
 
 ID_FILE = f"{STATE_DIR}/project_id"
+
+
+def on_cluster(profile_path: Path) -> bool:
+    """The profile sends jobs to a cluster (they run on compute nodes, not here)."""
+    import yaml
+
+    profile = yaml.safe_load((profile_path / "config.yaml").read_text()) or {}
+    return profile.get("executor") not in (None, "local", "dryrun", "touch")
 
 
 def project_id(root: Path) -> str:

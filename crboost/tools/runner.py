@@ -4,7 +4,8 @@ Per tool (`tools:` in the config): `container: image.sif` runs
 `apptainer exec --nv --cleanenv -B <project> -B <data dirs> ... image.sif <executable> args`, with
 the host's conda/SLURM/MPI/Python variables removed (apptainer's own settings, such as a site's
 APPTAINER_BINDPATH, are kept), and CUDA_VISIBLE_DEVICES, IMOD_DIR and IMOD's bin/ passed in;
-`executable: name` runs it directly; `path: DIR` names the directory of a tool's programs.
+`executable: name` runs it directly; `path: DIR` names the directory of a tool's programs;
+`modules: [...]` loads environment modules first (`bash -lc 'module load ... && exec "$@"'`).
 `tools.simulate: true` (or a list of tools) runs crboost's tool SIMULATOR instead (demo and tests
 only; WarpTools with AreTomo and IMOD from its environment, tools/warpenv.py). Commands are never
 strings given to a shell, so file and tilt-series names cannot break or inject into them.
@@ -116,6 +117,15 @@ class ToolRunner:
 
     def argv(self, call: ToolCall, cuda: str | None = None) -> list[str]:
         """The full argument list for a call, as it will be executed."""
+        return with_modules(self.modules(call.tool), self._tool_argv(call, cuda))
+
+    def modules(self, tool: str) -> list[str]:
+        """The environment modules the tool's calls load first (none for the simulator)."""
+        if self.config.tools.simulated(tool):
+            return []
+        return list(getattr(getattr(self.config.tools, tool), "modules", []))
+
+    def _tool_argv(self, call: ToolCall, cuda: str | None) -> list[str]:
         tools = self.config.tools
         simulated = tools.simulated(call.tool)
         if simulated and call.tool in PROGRAMS:
@@ -289,6 +299,16 @@ class ToolRunner:
             raise ToolFailed(f"WarpTools {verb} refused its command line: {reason} (WarpTools "
                              "exits 0 then; nothing was done)", "", stdout)  # fmt: skip
         return ToolResult(stdout, stderr)
+
+
+def with_modules(modules: list[str], argv: list[str]) -> list[str]:
+    """argv run after `module load` (a shell function of the site's module system, defined in
+    login shells). The program and its arguments stay an argument list ("$@"), never shell text;
+    module names are checked in the config."""
+    if not modules:
+        return argv
+    load = "module load " + " ".join(shlex.quote(m) for m in modules)
+    return ["bash", "-lc", f'{load} && exec "$@"', "crboost-tool", *argv]
 
 
 def _tee(stream, into: list[str]) -> None:
