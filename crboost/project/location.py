@@ -85,10 +85,10 @@ def warp_metadata(root: Path) -> list[Path]:
     return found
 
 
-def relocate(root: Path) -> int:
-    """After a move: rewrite the DataDirectory of Warp's XMLs from the old project path to the
-    new one; record the new one. Returns how many files changed."""
-    old = moved_from(root)
+def relocate(root: Path, old: str | None) -> int:
+    """After a move from `old` (moved_from: the path recorded in the project): rewrite the
+    DataDirectory of Warp's XMLs from the old project path to the new one; record the new one.
+    Returns how many files changed."""
     changed = 0
     if old:
         new = str(root.resolve())

@@ -28,11 +28,12 @@ GUI_FLAG = ".gui_projectdir"
 
 
 def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
+    from ..project.location import moved_from
     from .jobpreflight import check_planned_jobs
     from .liveness import Heartbeat
     from .runstate import RUN_FILE, clear_failure, reconcile, record_run
 
-    save_manifest(project)
+    save_manifest(project, moved_from(project.root))
     write_snapshot(project.root, project.curation)  # the decisions this run works with
     check_planned_jobs(project, planned_dirs)  # before any tool of the run starts
     reconcile(project)
@@ -50,14 +51,13 @@ def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
     Heartbeat(project.root / RUN_FILE, os.getpid()).start()  # a daemon thread: ends with the run
 
 
-def save_manifest(project: Project) -> None:
+def save_manifest(project: Project, old: str | None) -> None:
     """Write the refreshed manifest; links of movies that moved follow them; tilt series skipped
-    since the import job last ran are added to its run.out; after the project moved, Warp's
-    metadata names the new place (project/location.py)."""
-    from ..project.location import moved_from, relocate
+    since the import job last ran are added to its run.out; after the project moved (from `old`:
+    project/location.py moved_from), Warp's metadata names the new place."""
+    from ..project.location import relocate
 
-    old = moved_from(project.root)
-    changed = relocate(project.root)
+    changed = relocate(project.root, old)
     if old:
         print(f"crboost: the project moved from {old}: {changed} Warp metadata file(s) now name "
               "its new place", file=sys.stderr)  # fmt: skip

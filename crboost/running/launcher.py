@@ -19,16 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import CrboostError
-from ..project.config import CONFIG_NAME
 from ..project.curation import write_snapshot
-from ..project.load import Project, load_project
+from ..project.load import Project
 from .hooks import save_manifest
 from .liveness import STALE_AFTER, Heartbeat
 from .progress import RunDisplay, new_run_log
-from .runstate import RUN_FILE, describe_run, record_run, run_liveness
-from .slurm import on_cluster
+from .runplan import RunPlan
+from .runstate import RUN_FILE, describe_run, record_run
 
-DRY_RUN_FLAGS = ("-n", "--dry-run", "--dryrun")
 #: what identifies a process working for a crboost project (the cwd tells which project)
 _TASK_MARKERS = (
     "crboost.cli driver",
@@ -50,41 +48,32 @@ def run_project(
     """Run Snakemake on the project. A real run writes Snakemake's output to the project's run
     log and shows progress (running/progress.py; `verbose`: the log too); `refresh` is called
     when a job ends (the report's). A dry run shows Snakemake's output as it is."""
-    from ..resources import profile_dir, snakefile
-
-    config = project_dir / CONFIG_NAME
-    if not config.is_file():
-        raise CrboostError(f"{config}: no such file (make one with crboost init)")
-    project = load_project(config)  # fail fast, with a one-line message
-    profile_path = Path(profile) if "/" in profile else profile_dir(profile)
-    if not (profile_path / "config.yaml").is_file():
-        raise CrboostError(f"--profile {profile}: no {profile_path}/config.yaml")
-    base = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile()),
-            "--configfile", str(config.resolve())]  # fmt: skip
-    dry = any(a in DRY_RUN_FLAGS for a in snakemake_args)
-    print_skipped(project)
-    check_tools(project, dry, snakemake_args, on_cluster(profile_path))
-    if dry:
-        print_param_changes(project)
-    else:
-        take_over(project, base, orphans)
-        save_manifest(project)  # also when Snakemake finds nothing to do (no onstart then)
-        write_snapshot(project.root, project.curation)
-    # the project's options first: --resources and --group-components take every value up to the
-    # next option, and --profile ends them (a target after -- is never read as a resource)
-    cmd = [*base, *run_options(project, profile_path), "--profile", str(profile_path),
-           *snakemake_args]  # fmt: skip
-    # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project
-    if dry:
+    plan = RunPlan.prepare(project_dir, profile, snakemake_args)  # the project, read once
+    print_skipped(plan)
+    check_tools(plan)
+    cmd = plan.snakemake_command(run_options(plan))
+    if plan.dry:
+        print_param_changes(plan)
+        # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project
         return _dry_run(cmd, project_dir, bool(snakemake_args))
-    log_path = new_run_log(project.root)
+    take_over(plan, orphans)
+    save_manifest(plan.project, plan.moved_from)  # also when Snakemake finds nothing to do
+    write_snapshot(plan.root, plan.project.curation)
+    return run_snakemake(plan, cmd, progress, verbose, refresh)
+
+
+def run_snakemake(plan: RunPlan, cmd: list[str], progress: bool, verbose: bool,
+                  refresh: Callable[[], str | None] | None) -> int:  # fmt: skip
+    """Snakemake's output into the project's run log, the run recorded with its heartbeat, the
+    progress shown; Snakemake's exit status."""
+    log_path = new_run_log(plan.root)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=project_dir, stdout=log, stderr=subprocess.STDOUT)
-    record_run(project.root, pid=proc.pid)
+        proc = subprocess.Popen(cmd, cwd=plan.root, stdout=log, stderr=subprocess.STDOUT)
+    record_run(plan.root, pid=proc.pid)
     # the run's sign of life for other hosts, from the start (snakemake beats too, once its
     # onstart ran: that can be minutes later for a large project)
-    heartbeat = Heartbeat(project.root / RUN_FILE, proc.pid).start()
-    display = RunDisplay(project, log_path, verbose=verbose, refresh=refresh)
+    heartbeat = Heartbeat(plan.root / RUN_FILE, proc.pid).start()
+    display = RunDisplay(plan.project, log_path, verbose=verbose, refresh=refresh)
     if progress:
         display.start()
     try:
@@ -164,12 +153,11 @@ def relay_stderr(stream, out, usage_error: list[str]) -> None:
         out.flush()
 
 
-def run_options(project: Project, profile_path: Path) -> list[str]:
+def run_options(plan: RunPlan) -> list[str]:
     """Snakemake options that come from the project: batching, node size, SLURM job names."""
-    import yaml
-
     from .slurm import job_name_prefix
 
+    project = plan.project
     options: list[str] = []
     groups = {}
     for job in project.jobs:
@@ -186,8 +174,8 @@ def run_options(project: Project, profile_path: Path) -> list[str]:
             options += ["--cores", str(node.cpus)]
     caps = [f"gpu={node.gpus}"] if node is not None and node.gpus is not None else []
     caps += [f"mem_mb={node.mem_mb}"] if node is not None and node.mem_mb else []
-    profile = yaml.safe_load((profile_path / "config.yaml").read_text()) or {}
-    if profile.get("executor") != "slurm" and not any(c.startswith("gpu=") for c in caps):
+    slurm = plan.profile.get("executor") == "slurm"
+    if not slurm and not any(c.startswith("gpu=") for c in caps):
         from ..tools.gpus import visible_count
 
         # locally, no more GPU tasks at once than there are GPUs (each leases its own)
@@ -195,58 +183,54 @@ def run_options(project: Project, profile_path: Path) -> list[str]:
         caps += [f"gpu={count}"] if count else []
     if caps:
         options += ["--resources", *caps]
-    if profile.get("executor") == "slurm":
+    if slurm:
         options += ["--slurm-jobname-prefix", job_name_prefix(project.root)]
     return options
 
 
-def check_tools(project: Project, dry: bool, snakemake_args: list[str], cluster: bool) -> None:
-    """The cheap part of `crboost check` (running/check.py): the tools that the work the run's
-    targets need calls, found before anything starts (a dry run only warns); little free disk
+def check_tools(plan: RunPlan) -> None:
+    """The cheap part of `crboost check` (running/check.py): the tools that the work of the
+    run's targets calls, found before anything starts (a dry run only warns); little free disk
     is a warning."""
     from .check import disk_problem
-    from .preflight import jobs_with_work, missing_tools
-    from .targets import jobs_for_targets, requested_targets
+    from .preflight import missing_tools
 
-    jobs = jobs_with_work(project)
-    needed = jobs_for_targets(project, requested_targets(snakemake_args))
-    if needed is not None:
-        jobs = [job for job in jobs if job.dir in {j.dir for j in needed}]
-    problems = missing_tools(project, jobs, cluster)
-    if problems and not dry:
+    problems = []
+    if plan.project.config.tools.simulate is not True:  # the simulator needs nothing
+        problems = missing_tools(plan.project, plan.jobs_to_run, plan.on_cluster)
+    if problems and not plan.dry:
         raise CrboostError("; ".join(problems))
-    for problem in [*problems, disk_problem(project)]:
+    for problem in [*problems, disk_problem(plan.project)]:
         if problem:
             print(f"crboost: warning: {problem}", file=sys.stderr)
 
 
-def print_skipped(project: Project) -> None:
+def print_skipped(plan: RunPlan) -> None:
     """What the data has that is not imported, and why (also in the import job's run.out and
     in `crboost status`); new tilt series whose names had to be made safe."""
     from .status import skipped_lines
 
-    for line in skipped_lines(project.manifest.skipped):
+    manifest = plan.project.manifest
+    for line in skipped_lines(manifest.skipped):
         print(f"crboost: {line}", file=sys.stderr)
-    for message in project.manifest.renamed():
+    for message in manifest.renamed():
         print(f"crboost: {message}", file=sys.stderr)
 
 
-def print_param_changes(project: Project) -> None:
+def print_param_changes(plan: RunPlan) -> None:
     from .curation_state import pending_changes
-    from .status import project_status
 
-    for job in project_status(project, reconcile_statuses=False):
+    for job in plan.statuses:
         if job.changes:
             print(f"crboost: {job.job} ({job.dir}) re-runs, params changed: "
                   + "; ".join(job.changes), file=sys.stderr)  # fmt: skip
-    for line in pending_changes(project):
+    for line in pending_changes(plan.project):
         print(f"crboost: curation.yaml: {line}", file=sys.stderr)
 
 
-def take_over(project: Project, snakemake_base: list[str], orphans: str) -> None:
+def take_over(plan: RunPlan, orphans: str) -> None:
     """Refuse if another run is alive; otherwise clean up after a dead one."""
-    root = project.root
-    previous, verdict = run_liveness(root)
+    previous, verdict = plan.previous, plan.previous_alive
     if previous and verdict.alive and verdict.local:
         raise CrboostError(
             f"another run of this project is alive: {describe_run(previous)} ({verdict.why}); "
@@ -258,15 +242,15 @@ def take_over(project: Project, snakemake_base: list[str], orphans: str) -> None
             "crboost cannot see processes on another host and counts that run as gone once "
             f"its heartbeat ({RUN_FILE}) is {STALE_AFTER:.0f} s old: stop it there, or wait"
         )
-    handle_leftover_tasks(project, orphans)
-    settle_finished_tasks(project)
-    locks = root / ".snakemake" / "locks"
+    handle_leftover_tasks(plan.project, orphans)
+    settle_finished_tasks(plan.project)
+    locks = plan.root / ".snakemake" / "locks"
     if locks.is_dir() and any(locks.iterdir()):
         who = f"host {previous['host']} pid {previous['pid']}" if previous else "an earlier run"
         why = f" ({verdict.why})" if previous else ""
         print(f"crboost: clearing the Snakemake lock left by {who}, which is gone{why}",
               file=sys.stderr)  # fmt: skip
-        subprocess.run([*snakemake_base, "--unlock"], cwd=root, capture_output=True, check=False)
+        subprocess.run(plan.unlock_command(), cwd=plan.root, capture_output=True, check=False)
 
 
 def handle_leftover_tasks(project: Project, policy: str) -> None:

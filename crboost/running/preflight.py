@@ -23,23 +23,6 @@ from ..project.load import Job, Project
 from ..tools.runner import EXECUTABLES, PROGRAMS
 
 
-def jobs_with_work(project: Project) -> list[Job]:
-    """Jobs that are not finished, or will re-run for changed params (from the project's files,
-    as `crboost status` sees them; no Snakemake DAG)."""
-    from .status import project_status
-
-    todo = set()
-    for status in project_status(project, reconcile_statuses=False):
-        counts = status.tilt_series
-        if (
-            status.status != "Succeeded"
-            or status.params_changed
-            or counts["done"] < counts["total"]
-        ):
-            todo.add(status.dir)
-    return [job for job in project.jobs if job.dir in todo]
-
-
 def tools_needed(project: Project, jobs: Iterable[Job]) -> dict[str, list[str]]:
     """{tool key: names of the jobs needing it} for the tools crboost starts itself."""
     needed: dict[str, list[str]] = {}
@@ -56,16 +39,12 @@ def tools_needed(project: Project, jobs: Iterable[Job]) -> dict[str, list[str]]:
     return needed
 
 
-def missing_tools(
-    project: Project, jobs: Iterable[Job] | None = None, cluster: bool = False
-) -> list[str]:
-    """One line per tool that cannot be found, naming its config key and the jobs needing it.
-    `cluster`: the jobs run on compute nodes (tools declared nodes_only are not looked for)."""
+def missing_tools(project: Project, jobs: Iterable[Job], cluster: bool = False) -> list[str]:
+    """One line per tool of these jobs that cannot be found, naming its config key and the jobs
+    needing it. `cluster`: the jobs run on compute nodes (nodes_only tools are not looked for)."""
     tools = project.config.tools
     if tools.simulate is True:
         return []
-    if jobs is None:
-        jobs = jobs_with_work(project)
     problems = []
     for tool, job_names in tools_needed(project, jobs).items():
         configured = getattr(tools, tool)

@@ -18,7 +18,10 @@ def on_cluster(profile_path: Path) -> bool:
     """The profile sends jobs to a cluster (they run on compute nodes, not here)."""
     import yaml
 
-    profile = yaml.safe_load((profile_path / "config.yaml").read_text()) or {}
+    return cluster_executor(yaml.safe_load((profile_path / "config.yaml").read_text()) or {})
+
+
+def cluster_executor(profile: dict) -> bool:
     return profile.get("executor") not in (None, "local", "dryrun", "touch")
 
 
