@@ -214,12 +214,15 @@ def check_tools(project: Project, dry: bool) -> None:
 
 
 def print_skipped(project: Project) -> None:
-    """What the data has that is not imported, and why (also in the import job's run.out and
-    in `crboost status`); new tilt series whose names had to be made safe."""
-    from .status import skipped_lines
+    """What the data has that is not imported, and why, and mdoc values present but not usable
+    with the project's values that replace them (both also in the import job's run.out and in
+    `crboost status`); new tilt series whose names had to be made safe."""
+    from .status import skipped_lines, unusable_lines
 
     for line in skipped_lines(project.manifest.skipped):
         print(f"crboost: {line}", file=sys.stderr)
+    for line in unusable_lines(project):
+        print(f"crboost: warning: {line}", file=sys.stderr)
     for message in project.manifest.renamed():
         print(f"crboost: {message}", file=sys.stderr)
 
