@@ -251,6 +251,8 @@ def _print_init(result) -> None:
         print(f"  skipped {name}: {reason}")
     for message in m.renamed():
         print(f"  {message}")
+    for line in result.unusable:
+        print(f"  warning: {line}")
     for w in result.inferred.warnings:
         print(f"  warning: {w}")
     for name, job_dir in result.adopted.items():
@@ -274,7 +276,7 @@ def cmd_status(args) -> int:
     from .project.config import CONFIG_NAME
     from .project.load import load_project
     from .running.curation_state import pending_changes
-    from .running.status import as_json, format_table, project_status
+    from .running.status import as_json, format_table, project_status, unusable_lines
 
     config = project_dir(args.project) / CONFIG_NAME
     if not config.is_file():
@@ -288,14 +290,15 @@ def cmd_status(args) -> int:
     skipped = project.manifest.skipped
     excluded = sorted(project.curation.excluded & set(project.tilt_series))
     pending = pending_changes(project)
+    unusable = unusable_lines(project)
     if args.json:
-        data = as_json(jobs, skipped, excluded, pending)
+        data = as_json(jobs, skipped, excluded, pending, unusable)
         if args.deep:
             for entry in data["jobs"]:
                 entry["planned"] = planned.get(entry["dir"], {"tasks": 0, "reasons": []})
         print(json.dumps(data, indent=2))
     else:
-        print(format_table(jobs, skipped, excluded, pending))
+        print(format_table(jobs, skipped, excluded, pending, unusable))
         if args.deep:
             for job in jobs:
                 work = planned.get(job.dir)

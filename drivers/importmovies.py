@@ -30,6 +30,7 @@ from crboost.acquisition import frames
 from crboost.acquisition.manifest import read_index, read_record
 from crboost.acquisition.mdoc import read_mdoc_lines
 from crboost.acquisition.mdoc_dates import format_mdoc_datetime
+from crboost.acquisition.mdoc_values import setting_values
 from crboost.jobs.importmovies import ImportMoviesParams as Params
 from crboost.relion.star import atomic_write
 from crboost.running import driver
@@ -115,6 +116,8 @@ def gather(ctx: JobContext) -> None:
     names = ctx.items()
     for ts, reason in sorted(index.skipped.items()):
         print(f"skipped {ts}: {reason}")
+    for line in index.unusable_lines(setting_values(ctx.config)):
+        print(f"warning: {line}")
     if not names:
         listed = "; ".join(f"{k}: {v}" for k, v in index.skipped.items()) or "no mdocs"
         raise DriverError(f"no usable tilt series left ({listed})")

@@ -7,9 +7,11 @@ project, `run` changes no file of the project. Odd but possible values are warni
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,16 @@ def cli(capsys, *args: str) -> tuple[int, str]:
     except SystemExit as e:  # argparse
         status = e.code
     return status, capsys.readouterr().err
+
+
+def cli_out(capsys, *args: str) -> tuple[int, str, str]:
+    """crboost in this process; (exit status, stdout, stderr)."""
+    try:
+        status = main(list(args))
+    except SystemExit as e:  # argparse
+        status = e.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
 
 
 def one_line(err: str) -> str:
@@ -159,8 +171,7 @@ def test_bad_mdoc_stops_init_with_one_line(tmp_path, raw, capsys, case):
     assert status == 1, line
     for text in expected:
         assert text in line, line
-    if "not found in the mdocs" not in line:
-        assert str(mdoc) in line, "names the file"
+    assert str(mdoc) in line, "names the file"
     assert not project.exists(), "nothing written"
 
 
@@ -181,6 +192,392 @@ def test_a_bad_mdoc_added_to_a_project_stops_the_run_and_loses_nothing(
     assert {k: v for k, v in after.items() if not k.startswith("raw")} == {
         k: v for k, v in before.items() if not k.startswith("raw")
     }
+
+
+# --- mdoc values present but not usable -----------------------------------------------------
+#
+# Per key crboost reads, a value that is there but not usable (NaN: Tomo5's "unknown"; empty;
+# infinite; a unit or other text; impossible) either stops the tilt series (one line naming the
+# file, the section, the key and the value) or is replaced: one warning line naming the file,
+# the sections, the key, the value and what replaces it, in inspect, init and a project's run.
+
+
+@dataclass(frozen=True)
+class Refused:
+    texts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Replaced:
+    head: str  # `KEY = VALUE in WHERE: problem`
+    instead: str | None = None  # the mdoc's own replacement...
+    setting: str | None = None  # ...or the project's config value
+    given: str | None = None  # init: --set value (None: inferred from the other tilts)
+    shown: str | None = None  # the project's value as the warning shows it
+    dose_left: bool = True  # inspect: a dose remains (else: not usable, no dose)
+
+    def for_project(self, shown: str | None = None) -> str:
+        if self.instead:
+            return self.instead
+        some = " for these tilts" if self.head.split(" in ", 1)[1].startswith("[ZValue") else ""
+        return f"the project's {self.setting} = {shown or self.shown} is used{some}"
+
+
+#: how inspect says to give a value the mdoc does not have (no project there)
+GIVE = {
+    "microscope.pixel_size": ("pixel size", "--set microscope.pixel_size=A"),
+    "microscope.voltage": ("voltage", "--set microscope.voltage=KV"),
+    "acquisition.tilt_axis": ("tilt axis", "--set acquisition.tilt_axis=DEGREES"),
+    "acquisition.dose_per_tilt": ("dose", "--set acquisition.dose_per_tilt=E"),
+    "acquisition.detector_size": ("detector size", "--set acquisition.detector_size=[X,Y]"),
+}
+
+
+def in_header(key: str, value: str):
+    def change(text: str) -> str:
+        head, sep, rest = text.partition("[ZValue")
+        return set_key(head, key, value).rstrip("\n") + "\n" + sep + rest
+
+    return change
+
+
+def everywhere(key: str, value: str):
+    return lambda t: set_key(t, key, value)
+
+
+def first(key: str, value: str):
+    return lambda t: set_key(t, key, value, first_only=True)
+
+
+def without(*keys: str):
+    return lambda t: "".join(
+        ln for ln in t.splitlines(True) if ln.split("=")[0].strip() not in keys
+    )
+
+
+def both(*changes):
+    def change(text: str) -> str:
+        for c in changes:
+            text = c(text)
+        return text
+
+    return change
+
+
+NO_TITLE_AXIS = lambda t: t.replace("Tilt axis angle = 85.3", "Tilt axis (none)")  # noqa: E731
+TITLE_AXIS = lambda v: lambda t: t.replace("Tilt axis angle = 85.3", f"Tilt axis angle = {v}")  # noqa: E731
+NO_EXPOSURE_DOSE = everywhere("ExposureDose", "0")  # SerialEM without a dose calibration
+NO_FRAME_DOSES = both(NO_EXPOSURE_DOSE, everywhere("FrameDosesAndNumber", "0 4"))
+PIXEL = "microscope.pixel_size"
+DOSE = "acquisition.dose_per_tilt"
+
+UNUSABLE_CASES = {
+    # PixelSpacing (header and sections)
+    "PixelSpacing NaN": (everywhere("PixelSpacing", "NaN"), Replaced(
+        "PixelSpacing = NaN in the header and every section: not a number",
+        setting=PIXEL, given="2.5", shown="2.5 A/px")),
+    "PixelSpacing empty": (everywhere("PixelSpacing", ""), Replaced(
+        "PixelSpacing is empty in the header and every section",
+        setting=PIXEL, given="2.5", shown="2.5 A/px")),
+    "PixelSpacing NaN in the header": (in_header("PixelSpacing", "NaN"), Replaced(
+        "PixelSpacing = NaN in the header: not a number",
+        instead="the sections' PixelSpacing = 2.7 A is used")),
+    "PixelSpacing NaN in a section": (first("PixelSpacing", "NaN"), Replaced(
+        "PixelSpacing = NaN in [ZValue = 0]: not a number",
+        instead="the header's PixelSpacing = 2.7 A is used")),
+    "PixelSpacing infinite": (everywhere("PixelSpacing", "inf"), Refused(
+        ("PixelSpacing = inf in the header: a pixel size must be a finite number (A/px)",))),
+    "PixelSpacing with a unit": (in_header("PixelSpacing", "2.7A"), Refused(
+        ("PixelSpacing = 2.7A in the header: not a number",))),
+    "PixelSpacing with a unit in a section": (first("PixelSpacing", "2.7 A"), Refused(
+        ("[ZValue = 0] PixelSpacing = 2.7 A: not a number",))),
+    # Binning
+    "Binning NaN": (everywhere("Binning", "NaN"), Replaced(
+        "Binning = NaN in every section: not a number",
+        instead="a binning of 1 is assumed (movie pixel size = PixelSpacing): check it")),
+    "Binning NaN in a section": (first("Binning", "NaN"), Replaced(
+        "Binning = NaN in [ZValue = 0]: not a number",
+        instead="the other sections' binning 1 is used")),
+    "Binning empty": (everywhere("Binning", ""), Replaced(
+        "Binning is empty in every section",
+        instead="a binning of 1 is assumed (movie pixel size = PixelSpacing): check it")),
+    "Binning infinite": (everywhere("Binning", "inf"), Refused(
+        ("[ZValue = 0] Binning = inf: a camera binning must be a finite number",))),
+    "Binning negative": (everywhere("Binning", "-2"), Refused(
+        ("[ZValue = 0] Binning = -2: a camera binning must be > 0",))),
+    "Binning with a unit": (everywhere("Binning", "2x"), Refused(
+        ("[ZValue = 0] Binning = 2x: not a number",))),
+    # Voltage (header; the demo's sections have none)
+    "Voltage NaN": (everywhere("Voltage", "NaN"), Replaced(
+        "Voltage = NaN in the header: not a number",
+        setting="microscope.voltage", given="200", shown="200 kV")),
+    "Voltage empty": (everywhere("Voltage", ""), Replaced(
+        "Voltage is empty in the header",
+        setting="microscope.voltage", given="200", shown="200 kV")),
+    "Voltage infinite": (everywhere("Voltage", "inf"), Refused(
+        ("Voltage = inf in the header: an acceleration voltage must be a finite number (kV)",))),
+    "Voltage with a unit": (everywhere("Voltage", "300kV"), Refused(
+        ("Voltage = 300kV in the header: not a number",))),
+    # TiltAngle: a tilt without its angle is refused
+    "TiltAngle empty": (first("TiltAngle", ""), Refused(
+        ("[ZValue = 0] TiltAngle is empty: a tilt angle is needed",))),
+    "TiltAngle with a unit": (first("TiltAngle", "-6deg"), Refused(
+        ("[ZValue = 0] TiltAngle = -6deg: not a number",))),
+    # tilt axis: the title, else RotationAngle
+    "tilt axis NaN in the title": (TITLE_AXIS("NaN"), Replaced(
+        "Tilt axis angle = NaN in the title: not a number",
+        instead="the tilt axis is taken from RotationAngle: 85.3 degrees")),
+    "tilt axis with a unit in the title": (TITLE_AXIS("85.3deg"), Refused(
+        ("Tilt axis angle = 85.3deg in the title: not a number",))),
+    "tilt axis infinite in the title": (TITLE_AXIS("inf"), Refused(
+        ("Tilt axis angle = inf in the title: a tilt-axis angle must be a finite number",))),
+    "RotationAngle NaN": (both(NO_TITLE_AXIS, everywhere("RotationAngle", "NaN")), Replaced(
+        "RotationAngle = NaN in every section: not a number",
+        setting="acquisition.tilt_axis", given="-95", shown="-95 degrees")),
+    "RotationAngle NaN in a section": (both(NO_TITLE_AXIS, first("RotationAngle", "NaN")), Replaced(
+        "RotationAngle = NaN in [ZValue = 0]: not a number",
+        instead="the other sections' RotationAngle gives the tilt axis, 85.3 degrees")),
+    "RotationAngle infinite": (both(NO_TITLE_AXIS, first("RotationAngle", "inf")), Refused(
+        ("[ZValue = 0] RotationAngle = inf: an image rotation angle must be a finite number",))),
+    "RotationAngle with a unit": (first("RotationAngle", "175.3deg"), Refused(
+        ("[ZValue = 0] RotationAngle = 175.3deg: not a number",))),
+    # the dose: ExposureDose, else FrameDosesAndNumber, else DoseRate*ExposureTime/pixel^2
+    "ExposureDose NaN": (everywhere("ExposureDose", "NaN"), Replaced(
+        "ExposureDose = NaN in every section: not a number",
+        instead="the dose is taken from FrameDosesAndNumber")),
+    "ExposureDose NaN in a section": (first("ExposureDose", "NaN"), Replaced(
+        "ExposureDose = NaN in [ZValue = 0]: not a number",
+        instead="the dose is taken from FrameDosesAndNumber")),
+    "ExposureDose empty": (everywhere("ExposureDose", ""), Replaced(
+        "ExposureDose is empty in every section",
+        instead="the dose is taken from FrameDosesAndNumber")),
+    "ExposureDose with a unit": (first("ExposureDose", "3e/A2"), Refused(
+        ("[ZValue = 0] ExposureDose = 3e/A2: not a number",))),
+    "FrameDosesAndNumber NaN -1 (Tomo5)": (both(NO_EXPOSURE_DOSE, everywhere(
+        "FrameDosesAndNumber", "NaN -1")), Replaced(
+        "FrameDosesAndNumber = NaN -1 in every section: not a number",
+        instead="the dose is taken from DoseRate*ExposureTime")),
+    "FrameDosesAndNumber NaN": (both(NO_EXPOSURE_DOSE, first("FrameDosesAndNumber", "NaN")), Replaced(
+        "FrameDosesAndNumber = NaN in [ZValue = 0]: not a number",
+        instead="the dose is taken from DoseRate*ExposureTime")),
+    "FrameDosesAndNumber infinite": (both(NO_EXPOSURE_DOSE, first("FrameDosesAndNumber", "inf 4")), Refused(
+        ("[ZValue = 0] FrameDosesAndNumber = inf 4, in total = inf", "finite"))),
+    "FrameDosesAndNumber not pairs": (first("FrameDosesAndNumber", "0.75"), Refused(
+        ("[ZValue = 0] FrameDosesAndNumber = 0.75: not pairs of a dose and a frame count",))),
+    "FrameDosesAndNumber with a unit": (first("FrameDosesAndNumber", "0.75e 4"), Refused(
+        ("[ZValue = 0] FrameDosesAndNumber = 0.75e 4: not pairs of a dose and a frame count",))),
+    "ExposureDose and DoseRate NaN, no FrameDosesAndNumber (the issue)": (both(
+        everywhere("ExposureDose", "NaN"), everywhere("DoseRate", "NaN"),
+        without("FrameDosesAndNumber")), Replaced(
+        "ExposureDose = NaN, DoseRate = NaN in every section: not a number",
+        setting=DOSE, given="2", shown="2 e/A^2", dose_left=False)),
+    "every dose NaN (Tomo5)": (both(
+        everywhere("ExposureDose", "NaN"), everywhere("DoseRate", "NaN"),
+        everywhere("FrameDosesAndNumber", "NaN -1")), Replaced(
+        "ExposureDose = NaN, FrameDosesAndNumber = NaN -1, DoseRate = NaN in every section: not a number",
+        setting=DOSE, given="2", shown="2 e/A^2", dose_left=False)),
+    "no dose in one section": (both(
+        first("ExposureDose", "NaN"), first("DoseRate", "NaN"), without("FrameDosesAndNumber")), Replaced(
+        "ExposureDose = NaN, DoseRate = NaN in [ZValue = 0]: not a number",
+        setting=DOSE, shown="3 e/A^2")),
+    "ExposureTime NaN": (both(NO_FRAME_DOSES, everywhere("ExposureTime", "NaN")), Replaced(
+        "ExposureTime = NaN in every section: not a number",
+        setting=DOSE, given="2", shown="2 e/A^2", dose_left=False)),
+    "DoseRate infinite": (both(NO_FRAME_DOSES, first("DoseRate", "inf")), Refused(
+        ("[ZValue = 0] DoseRate = inf", "a dose rate must be a finite number"))),
+    "DoseRate with a unit": (first("DoseRate", "18e/px/s"), Refused(
+        ("[ZValue = 0] DoseRate = 18e/px/s: not a number",))),
+    "ExposureTime infinite": (both(NO_FRAME_DOSES, first("ExposureTime", "inf")), Refused(
+        ("[ZValue = 0] ExposureTime = inf", "an exposure time must be a finite number"))),
+    "ExposureTime with a unit": (first("ExposureTime", "1.2s"), Refused(
+        ("[ZValue = 0] ExposureTime = 1.2s: not a number",))),
+    # NumSubFrames: the other tilts' count
+    "NumSubFrames NaN": (first("NumSubFrames", "NaN"), Replaced(
+        "NumSubFrames = NaN in [ZValue = 0]: not a number",
+        instead="4 frames are assumed (the other tilts' count)")),
+    "NumSubFrames 0": (first("NumSubFrames", "0"), Replaced(
+        "NumSubFrames = 0 in [ZValue = 0]: not a frame count",
+        instead="4 frames are assumed (the other tilts' count)")),
+    "NumSubFrames empty": (everywhere("NumSubFrames", ""), Replaced(
+        "NumSubFrames is empty in every section", instead="1 frame is assumed")),
+    "NumSubFrames infinite": (first("NumSubFrames", "inf"), Refused(
+        ("[ZValue = 0] NumSubFrames = inf: not a whole number",))),
+    "NumSubFrames not whole": (first("NumSubFrames", "4.5"), Refused(
+        ("[ZValue = 0] NumSubFrames = 4.5: not a whole number",))),
+    # TargetDefocus: only the nominal defocus of the tilt-series STAR file
+    "TargetDefocus NaN": (first("TargetDefocus", "NaN"), Replaced(
+        "TargetDefocus = NaN in [ZValue = 0]: not a number",
+        instead="the tilt series gets no nominal defocus (rlnTomoNominalDefocus)")),
+    "TargetDefocus infinite": (first("TargetDefocus", "-inf"), Refused(
+        ("[ZValue = 0] TargetDefocus = -inf: a target defocus must be a finite number (um)",))),
+    "TargetDefocus absurd": (first("TargetDefocus", "-4000"), Refused(
+        ("[ZValue = 0] TargetDefocus = -4000: a target defocus must be >= -100 and <= 100 um",))),
+    "TargetDefocus with a unit": (first("TargetDefocus", "-4um"), Refused(
+        ("[ZValue = 0] TargetDefocus = -4um: not a number",))),
+    # DateTime: the acquisition order
+    "DateTime empty": (first("DateTime", ""), Refused(
+        ("[ZValue = 0] DateTime is empty: a time stamp is needed",
+         "leave out every DateTime line"))),
+    "DateTime NaN": (first("DateTime", "NaN"), Refused(
+        ("[ZValue = 0]: unrecognised DateTime 'NaN'",))),
+    # ImageSize: the detector size
+    "ImageSize NaN": (everywhere("ImageSize", "NaN NaN"), Replaced(
+        "ImageSize = NaN NaN in the header: not a number",
+        setting="acquisition.detector_size", given="[256,256]", shown="256x256 px")),
+    "ImageSize zero": (everywhere("ImageSize", "0 128"), Refused(
+        ("ImageSize = 0 128 in the header: an image size must be > 0 px",))),
+    "ImageSize infinite": (everywhere("ImageSize", "inf inf"), Refused(
+        ("ImageSize = inf inf in the header: not a whole number",))),
+    "ImageSize with a unit": (everywhere("ImageSize", "128x128"), Refused(
+        ("ImageSize = 128x128 in the header: not a whole number",))),
+    # SubFramePath, ZValue
+    "SubFramePath NaN": (first("SubFramePath", "NaN"), Refused(
+        ("[ZValue = 0] SubFramePath = NaN: not a file path",))),
+    "SubFramePath a folder": (first("SubFramePath", "X:\\serialEM\\demo\\"), Refused(
+        ("[ZValue = 0] SubFramePath = X:\\serialEM\\demo\\: names a folder, not a movie file",))),
+    "ZValue NaN": (lambda t: t.replace("[ZValue = 1]", "[ZValue = NaN]"), Refused(
+        ("[ZValue = NaN] ZValue = NaN: not a whole number",))),
+}  # fmt: skip
+
+
+def _mdoc_dir(tmp_path: Path, raw: Path, case: str) -> tuple[Path, Path]:
+    change, _ = UNUSABLE_CASES[case]
+    data = tmp_path / "data"
+    (data / "mdoc").mkdir(parents=True)
+    (data / "frames").symlink_to(raw / "frames")
+    mdoc = data / "mdoc" / "TS_01.mrc.mdoc"
+    mdoc.write_text(change((raw / "mdoc" / "TS_01.mrc.mdoc").read_text()))
+    return data, mdoc
+
+
+def test_every_mdoc_key_crboost_reads_has_cases():
+    from crboost.acquisition.mdoc_keys import HEADER_KEYS, SECTION_KEYS
+
+    read = set(HEADER_KEYS + SECTION_KEYS) - {"ImageFile", "Version", "T"}  # text, not values
+    covered = {k for k in read for case in UNUSABLE_CASES if case.startswith(k)}
+    assert covered == read, f"no case for {sorted(read - covered)}"
+
+
+@pytest.mark.parametrize("case", list(UNUSABLE_CASES))
+def test_unusable_mdoc_value_in_inspect(tmp_path, raw, capsys, case):
+    data, mdoc = _mdoc_dir(tmp_path, raw, case)
+    status, out, _ = cli_out(capsys, "inspect", str(mdoc), "--movies", f"{data}/frames/*.mrc",
+                             "--json")  # fmt: skip
+    report = json.loads(out)
+    entry = report["tilt_series"][0]
+    outcome = UNUSABLE_CASES[case][1]
+    if isinstance(outcome, Refused):
+        assert status == 1 and not entry["usable"], entry
+        assert entry["error"].startswith(f"{mdoc}: "), entry["error"]
+        for text in outcome.texts:
+            assert text in entry["error"], entry["error"]
+        return
+    if outcome.instead:
+        said = outcome.instead
+    elif outcome.head.split(" in ", 1)[1].startswith("[ZValue"):
+        said = f"these tilts get the project's {outcome.setting} (crboost init: {GIVE[outcome.setting][1]})"
+    else:
+        what, how = GIVE[outcome.setting]
+        said = f"no {what} from this mdoc: give it to crboost init with {how}"
+    assert f"{mdoc}: {outcome.head}; {said}" in entry["warnings"], entry["warnings"]
+    assert entry["usable"] == outcome.dose_left and status == (0 if outcome.dose_left else 1)
+    if outcome.setting == PIXEL:  # not "usable with pixel size None" without a word
+        assert entry["pixel_size"] is None
+        assert report["inferred"]["sources"]["pixel_size"] == (
+            "not in the mdocs: give crboost init --set microscope.pixel_size=A"
+        )
+
+
+@pytest.mark.parametrize("case", list(UNUSABLE_CASES))
+def test_unusable_mdoc_value_in_init(tmp_path, raw, capsys, case):
+    data, mdoc = _mdoc_dir(tmp_path, raw, case)
+    project = tmp_path / "p"
+    args = ["init", str(project), "--movies", f"{data}/frames/*.mrc", "--mdocs", str(mdoc)]
+    status, out, err = cli_out(capsys, *args)
+    outcome = UNUSABLE_CASES[case][1]
+    if isinstance(outcome, Refused):
+        line = one_line(err)
+        assert status == 1 and line.startswith(f"crboost: {mdoc}: "), line
+        for text in outcome.texts:
+            assert text in line, line
+        assert not project.exists(), "nothing written"
+        return
+    if outcome.given is not None:  # no mdoc gives the value: init says which and why
+        line = one_line(err)
+        assert status == 1 and not project.exists()
+        assert line == (f"crboost: {outcome.setting}: not found in the mdocs ({mdoc}: "
+                        f"{outcome.head}); give it with --set {outcome.setting}=VALUE")  # fmt: skip
+        status, out, err = cli_out(capsys, *args, "--set", f"{outcome.setting}={outcome.given}")
+    assert status == 0 and not err, err
+    assert f"  warning: {mdoc}: {outcome.head}; {outcome.for_project()}\n" in out, out
+
+
+#: the project fixture's values, as the warnings show them
+PROJECT_VALUES = {
+    PIXEL: "2.7 A/px",
+    "microscope.voltage": "300 kV",
+    "acquisition.tilt_axis": "85.3 degrees",
+    DOSE: "3 e/A^2",
+    "acquisition.detector_size": "128x128 px",
+}
+
+
+def add_tilt_series(root: Path, name: str, change) -> Path:
+    """A copy of the project's TS_01 under another name (its own movies), changed."""
+    mdoc = root / "raw" / "mdoc" / f"{name}.mrc.mdoc"
+    mdoc.write_text(
+        change((root / "raw/mdoc/TS_01.mrc.mdoc").read_text()).replace("TS_01_", f"{name}_")
+    )
+    for movie in (root / "raw" / "frames").glob("TS_01_*"):
+        shutil.copy(movie, movie.with_name(movie.name.replace("TS_01_", f"{name}_")))
+    return mdoc
+
+
+@pytest.mark.parametrize("case", list(UNUSABLE_CASES))
+def test_unusable_mdoc_value_added_to_a_project(tmp_path, project, capsys, case):
+    """What `crboost run` does first (load the project, say what is skipped or replaced), and
+    what `crboost status` and the import job's run.out say, without running the pipeline."""
+    from crboost.project.load import load_project
+    from crboost.running.hooks import note_skipped
+    from crboost.running.launcher import print_skipped
+
+    root = copy_project(project, tmp_path / "p")
+    add_tilt_series(root, "TS_09", UNUSABLE_CASES[case][0])
+    outcome = UNUSABLE_CASES[case][1]
+    if isinstance(outcome, Refused):
+        before = tree(root)
+        status, err = cli(capsys, "run", str(root))
+        line = one_line(err)
+        assert status == 1 and "TS_09.mrc.mdoc: " in line, line
+        for text in outcome.texts:
+            assert text in line, line
+        assert tree(root) == before, "nothing written"
+        return
+    loaded = load_project(root / "crboost.yaml")
+    assert "TS_09" in loaded.tilt_series
+    said = f"TS_09.mrc.mdoc: {outcome.head}; {outcome.for_project(PROJECT_VALUES.get(outcome.setting))}"
+    print_skipped(loaded)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if said in ln]
+    assert len(lines) == 1 and lines[0].startswith("crboost: warning: "), err
+    loaded.manifest.write(root)  # as a real run does before Snakemake starts
+    status, out, _ = cli_out(capsys, "status", str(root))
+    assert status == 0 and len([ln for ln in out.splitlines() if said in ln]) == 1, out
+    run_out = root / loaded.of_type("importmovies")[0].dir / "run.out"  # an import that ran
+    run_out.parent.mkdir(parents=True)
+    run_out.write_text("imported 1 tilt series; skipped 0\n")
+    note_skipped(loaded)
+    assert len([ln for ln in run_out.read_text().splitlines() if said in ln]) == 1
+
+
+def test_keys_crboost_does_not_read_stop_nothing(tmp_path, raw):
+    from crboost.acquisition.mdoc import read_tilt_series_mdoc
+
+    mdoc = tmp_path / "TS_01.mrc.mdoc"
+    text = (raw / "mdoc" / "TS_01.mrc.mdoc").read_text()
+    mdoc.write_text(set_key(set_key(text, "Magnification", "lots"), "MagIndex", "NaN"))
+    read = read_tilt_series_mdoc(mdoc)
+    assert read.unusable == [] and len(read.tilts) == 5
 
 
 ODD_CASES = {

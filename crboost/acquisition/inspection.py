@@ -11,7 +11,7 @@ from ..errors import CrboostError
 from .globbing import GlobTooLarge, glob_files
 from .inference import infer
 from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc
-from .mdoc_values import stack_only_refusal
+from .mdoc_values import SETTINGS, stack_only_refusal
 from .names import tilt_series_name
 
 
@@ -49,7 +49,7 @@ def inspect_mdocs(
             entry["error"] = str(e)
             continue
         entry.update(_describe(mdoc, dose_override))
-        entry["warnings"] += mdoc.warnings
+        entry["warnings"] += _warnings(mdoc, path, dose_override)
         if mdoc.stack_only:  # recognised, its values shown, and refused (init skips it too)
             entry["stack_only"] = True
             entry["movies"] = {"found": 0, "missing": len(mdoc.tilts)}
@@ -72,11 +72,52 @@ def inspect_mdocs(
             entry["usable"] = True
             usable.append(mdoc)
     inferred = infer(usable, dose_override)
+    for attr, setting in _INFERRED_SETTINGS.items():
+        if getattr(inferred, attr) is None and usable:
+            how = "--dose-per-tilt, or " if attr == "dose_per_tilt" else ""
+            inferred.sources[attr] = (
+                f"not in the mdocs: give {how}crboost init {SETTINGS[setting][2]}"
+            )
     return {
         "tilt_series": entries,
         "usable": len(usable),
         "inferred": inferred.as_dict(),
     }
+
+
+#: Inferred values and the config keys they become (for saying how to give a missing one).
+_INFERRED_SETTINGS = {
+    "pixel_size": "microscope.pixel_size",
+    "voltage": "microscope.voltage",
+    "tilt_axis": "acquisition.tilt_axis",
+    "dose_per_tilt": "acquisition.dose_per_tilt",
+    "detector_size": "acquisition.detector_size",
+}
+#: The reader's general warnings about a missing value, said better by a note on that value.
+_SAID_BY_NOTES = {
+    "no Voltage in the mdoc": "microscope.voltage",
+    "no tilt axis angle in the titles and no RotationAngle": "acquisition.tilt_axis",
+    "no dose in the mdoc (": "acquisition.dose_per_tilt",
+}
+
+
+def _warnings(mdoc: TiltSeriesMdoc, path: str, dose_override: float | None) -> list[str]:
+    """The reader's warnings, and one line per value present but not usable naming the file,
+    the key, the sections and what replaces it (or how to give it)."""
+    settings = {n.setting for n in mdoc.unusable}
+    kept = [
+        w
+        for w in mdoc.warnings
+        if not any(w.startswith(text) and s in settings for text, s in _SAID_BY_NOTES.items())
+    ]
+    lines = []
+    for note in mdoc.unusable:
+        if dose_override is not None and note.setting == "acquisition.dose_per_tilt":
+            lines.append(f"{path}: {note.head()}; the given --dose-per-tilt = {dose_override:g} "
+                         "e/A^2 is used")  # fmt: skip
+        else:
+            lines.append(note.line(path))
+    return [*lines, *kept]
 
 
 def _describe(mdoc: TiltSeriesMdoc, dose_override: float | None) -> dict[str, Any]:

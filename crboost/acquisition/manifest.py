@@ -11,6 +11,11 @@ is held in memory and written when a real run starts (never by a dry run).
 
 Fingerprints cover what ends up in the project (names, angles, doses, times, movie names) and not
 where the raw data lives, so re-pointing `data.movies`/`data.mdocs` at moved data re-runs nothing.
+
+Values of an mdoc that are present but not usable (NaN, empty) and what replaces them
+(`unusable`, see mdoc_values.py) are kept per usable tilt series in its record and in the index:
+`crboost run`, `crboost status` and the import job's run.out say them with the project's values
+(`unusable_lines`). They are messages, not data: outside the fingerprint.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ from ..errors import ConfigError, MdocError
 from ..project.config import DataConfig
 from .globbing import GlobTooLarge, glob_files
 from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc
+from .mdoc_values import Unusable, unusable_lines
 from .names import NAME_WARNING, safe_movie_name, tilt_series_name
 
 STATE_DIR = ".crboost"
 INDEX_PATH = f"{STATE_DIR}/manifest.json"
 RECORD_DIR = f"{STATE_DIR}/tilt_series"
-FORMAT = 1
+#: 2: the index and the records hold the unusable values (format 1 is read again from the mdocs)
+FORMAT = 2
 
 
 @dataclass
@@ -43,6 +50,8 @@ class Manifest:
     movies_digest: str
     tilt_series: dict[str, dict[str, Any]]
     skipped: dict[str, str]
+    #: usable tilt series with values present but not usable: name -> notes (Unusable.as_dict)
+    unusable: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: mdocs parsed in this refresh (name -> parsed mdoc), for inferring acquisition values
     parsed: dict[str, TiltSeriesMdoc] = field(default_factory=dict)
@@ -57,6 +66,16 @@ class Manifest:
         refresh: said once, when they appear)."""
         return [w for m in self.parsed.values() for w in m.warnings if w.startswith(NAME_WARNING)]
 
+    def unusable_lines(self, values: dict[str, str] | None) -> list[str]:
+        """One line per value present but not usable and what replaces it (`values`: the
+        project's, see mdoc_values.setting_values), the same one of many tilt series on one."""
+        entries = [
+            (name, self.tilt_series[name]["mdoc"], [Unusable.from_dict(n) for n in notes])
+            for name, notes in sorted(self.unusable.items())
+            if name in self.tilt_series
+        ]
+        return unusable_lines(entries, values)
+
     def fingerprint(self, name: str) -> str:
         return self.tilt_series[name]["fingerprint"]
 
@@ -68,6 +87,7 @@ class Manifest:
             "movies_digest": self.movies_digest,
             "tilt_series": self.tilt_series,
             "skipped": self.skipped,
+            "unusable": self.unusable,
         }
 
     def write(self, root: str | Path) -> None:
@@ -105,6 +125,7 @@ def read_index(root: str | Path) -> Manifest | None:
         movies_digest=data["movies_digest"],
         tilt_series=data["tilt_series"],
         skipped=data["skipped"],
+        unusable=data.get("unusable", {}),
     )
 
 
@@ -189,6 +210,7 @@ def build_manifest(
 
     tilt_series: dict[str, dict[str, Any]] = {}
     records: dict[str, dict[str, Any]] = {}
+    unusable: dict[str, list[dict[str, Any]]] = {}
     for name in sorted(parsed):
         path, source = parsed[name]
         record = _record(name, path, source, movies)
@@ -206,20 +228,24 @@ def build_manifest(
             "mdoc": path,
             "tilts": len(record["tilts"]),
         }
+        if record["unusable"]:
+            unusable[name] = record["unusable"]
     return Manifest(
         settings=_settings(data),
         sources={},
         movies_digest="",
         tilt_series=tilt_series,
         skipped=dict(sorted(skipped.items())),
+        unusable=unusable,
         records=records,
         parsed={k: v for k, v in fresh.items() if k in tilt_series},
     )
 
 
 def fingerprint(record: dict[str, Any]) -> str:
-    """Digest of what a tilt series contributes to the project, not where its raw files are."""
-    portable = {k: v for k, v in record.items() if k not in ("mdoc", "mdoc_stat")}
+    """Digest of what a tilt series contributes to the project, not where its raw files are
+    (nor the messages about its unusable values)."""
+    portable = {k: v for k, v in record.items() if k not in ("mdoc", "mdoc_stat", "unusable")}
     portable["tilts"] = [{k: v for k, v in t.items() if k != "movie_path"} for t in record["tilts"]]
     return hashlib.sha256(_dumps(portable).encode()).hexdigest()[:16]
 
@@ -239,6 +265,7 @@ def _record(name: str, path: str, source, movies: dict[str, list[str]]) -> dict[
             "voltage": source.voltage,
             "tilt_axis": source.tilt_axis,
             "warnings": source.warnings,
+            "unusable": [n.as_dict() for n in source.unusable],
             "tilts": [
                 {
                     "z_value": t.z_value,
@@ -290,7 +317,11 @@ def _reusable_record(root: Path, old: Manifest | None, path: str, name: str) -> 
         record = read_record(root, name)
     except (OSError, ValueError):
         return None
-    if record.get("mdoc") == path and record.get("mdoc_stat") == _stat(path):
+    if (
+        record.get("mdoc") == path
+        and record.get("mdoc_stat") == _stat(path)
+        and "unusable" in record  # (records of format 1 are read again)
+    ):
         return record
     return None
 

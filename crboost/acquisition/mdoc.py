@@ -3,6 +3,12 @@
 mdocfile parses the key/value sections; this module adds what it lacks: title lines (tilt axis,
 acquiring software), dose fallbacks, date parsing with 2-digit years, acquisition order, Windows/UNC
 movie paths, and detection of files that are not usable tilt series (per-frame, montage, truncated).
+Only the keys crboost reads are parsed (mdoc_keys.py): a broken value of another key stops nothing.
+
+Values present but not usable (NaN, as Tomo5 writes for what it does not know; empty) are never
+taken for "missing" in silence: per key, the tilt series is refused (MdocError naming the file,
+the section, the key and the value) or the value is replaced, and the `unusable` notes say by
+what (another value of the mdoc, or the project's config value; see mdoc_values.py).
 
 Conventions of the values returned:
 - tilt axis: degrees, SerialEM/RELION/IMOD convention (what RELION's --nominal-tilt-axis-angle and
@@ -24,7 +30,30 @@ from pathlib import Path
 from ..errors import MdocError
 from . import sanity
 from .mdoc_dates import parse_mdoc_datetime
-from .mdoc_values import sane, stack_only_refusal, tilt_dose, warn_odd
+from .mdoc_keys import (
+    FLOAT_KEYS,
+    HEADER_KEYS,
+    SECTION_KEYS,
+    Place,
+    fill_frame_counts,
+    frame_doses,
+    note_defocus,
+    parse_error,
+    read_detector,
+    read_keys,
+    read_pixel_size,
+    read_tilt_axis,
+    read_voltage,
+    take_nan,
+)
+from .mdoc_values import (
+    Unusable,
+    UnusableValues,
+    sane,
+    stack_only_refusal,
+    tilt_dose,
+    warn_odd,
+)
 from .names import movie_basename
 
 # mdocfile logs every alias and unknown key as a warning; those are not problems for us.
@@ -36,8 +65,6 @@ CORE_SECTION_KEYS = ("TiltAngle", "SubFramePath", "DateTime", "ExposureDose", "N
 
 _COMMA_NUMBER = re.compile(r"^[-+]?\d+,\d+$")
 _PLAIN_NUMBER = re.compile(r"^([-+]?\d+(\.\d*)?([eE][-+]?\d+)?|NaN|nan)$")
-_SERIALEM_AXIS = re.compile(r"Tilt\s*axis\s*angle\s*=\s*([-+]?\d+(?:[.,]\d+)?)", re.IGNORECASE)
-_TOMO5_AXIS = re.compile(r"TiltAxisAngle\s*=\s*([-+]?\d+(?:[.,]\d+)?)")
 
 
 @dataclass
@@ -71,8 +98,10 @@ class TiltSeriesMdoc:
     detector_size: tuple[int, int] | None
     ordered_by: str
     warnings: list[str] = field(default_factory=list)
-    #: no movies saved (every SubFramePath empty): the tilts are only in the tilt stack
+    #: no movies saved (every SubFramePath is empty): the tilts are only in the tilt stack
     stack_only: bool = False
+    #: values present but not usable, and what replaces them
+    unusable: list[Unusable] = field(default_factory=list)
 
     @property
     def is_eer(self) -> bool:
@@ -111,62 +140,56 @@ def read_tilt_series_mdoc(path: str | Path, stack_only_ok: bool = False) -> Tilt
 
     header = lines[: starts[0]]
     titles = [header[i] for i in find_title_entries(header)]
+    head = Place("header")
     try:
         global_data = MdocGlobalData.from_lines(
-            [ln for ln in header if "=" in ln and not ln.startswith("[")]
-        )
+            [ln for ln in read_keys(head, header, HEADER_KEYS)
+             if "=" in ln and not ln.startswith("[")]
+        )  # fmt: skip
     except (ValidationError, ValueError) as e:
-        raise MdocError(f"{path}: header: {_first_error(e)}") from None
-    sections = []
+        raise MdocError(parse_error(path, head, e)) from None
+    take_nan(head, global_data, ("PixelSpacing", "Voltage"))
+    sections, places = [], []
     bounds = [*starts, len(lines)]
     for start, end in zip(bounds, bounds[1:], strict=False):
+        place = Place(lines[start])
         try:
-            sections.append(MdocSectionData.from_lines(lines[start:end]))
+            section = MdocSectionData.from_lines(read_keys(place, lines[start:end], SECTION_KEYS))
         except (ValidationError, ValueError) as e:
-            raise MdocError(f"{path}: section {lines[start]}: {_first_error(e)}") from None
+            raise MdocError(parse_error(path, place, e)) from None
+        take_nan(place, section, FLOAT_KEYS)
+        section.FrameDosesAndNumbers = frame_doses(path, place)
+        place.z = section.ZValue
+        sections.append(section)
+        places.append(place)
 
     software = _software(titles, global_data)
-    _check_complete(path, sections, lines, starts)
+    _check_complete(path, places)
+    z_values = [s.ZValue for s in sections]
+    notes = UnusableValues(z_values)
 
-    pixel_spacing = sane(path, "PixelSpacing", sanity.PIXEL_SIZE, global_data.PixelSpacing)
-    for s in sections:
-        spacing = sane(path, f"[ZValue = {s.ZValue}] PixelSpacing", sanity.PIXEL_SIZE,
-                        s.PixelSpacing)  # fmt: skip
-        pixel_spacing = pixel_spacing or spacing  # the header's, else the first section's
-    binnings = [
-        sane(path, f"[ZValue = {s.ZValue}] Binning", sanity.BINNING, s.Binning) for s in sections
-    ]
-    binning = _median(binnings) or 1.0
-    pixel_size = None
-    if pixel_spacing:
-        pixel_size = round(pixel_spacing / binning, 6)
-        sane(path, "PixelSpacing/Binning", sanity.PIXEL_SIZE, pixel_size)
+    pixel_spacing, binning, pixel_size = read_pixel_size(path, head, global_data, sections, places,
+                                                     notes)  # fmt: skip
+    if pixel_size:
         if binning != 1:
             warnings.append(
                 f"images were binned x{binning:g} by the camera software: movie pixel size taken "
                 f"as PixelSpacing/Binning = {pixel_size:g} A; check it (super-resolution movies?)"
             )
         warn_odd(warnings, sanity.PIXEL_SIZE, pixel_size)
-    voltage = sane(path, "Voltage", sanity.VOLTAGE, global_data.Voltage or None) or _first(
-        [sane(path, f"[ZValue = {s.ZValue}] Voltage", sanity.VOLTAGE, s.Voltage or None)
-         for s in sections]
-    )  # fmt: skip
+    voltage = read_voltage(path, head, global_data, sections, places, notes)
     if not voltage:
         warnings.append("no Voltage in the mdoc")
     else:
         warn_odd(warnings, sanity.VOLTAGE, voltage)
-    tilt_axis, axis_source = _tilt_axis(titles, sections, software)
+    tilt_axis, axis_source = read_tilt_axis(path, titles, sections, places, software, notes)
     if tilt_axis is None:
         warnings.append("no tilt axis angle in the titles and no RotationAngle")
     else:
         sane(path, f"tilt axis ({axis_source})", sanity.TILT_AXIS, tilt_axis)
 
-    detector = None
-    if global_data.ImageSize:
-        w, h = global_data.ImageSize
-        detector = (int(round(w * binning)), int(round(h * binning)))
+    detector = read_detector(path, head, global_data, binning, notes)
 
-    z_values = [s.ZValue for s in sections]
     repeated = sorted({z for z in z_values if z_values.count(z) > 1})
     if repeated:
         raise MdocError(
@@ -174,47 +197,19 @@ def read_tilt_series_mdoc(path: str | Path, stack_only_ok: bool = False) -> Tilt
             "(two mdocs joined, or an edited file)"
         )
 
-    stack_only = bool(sections) and not any(
-        (_raw_value(lines, starts, i, "SubFramePath") or "").strip() for i in range(len(sections))
-    )
+    stack_only = bool(sections) and not any(p.raw.get("SubFramePath", "").strip() for p in places)
     if stack_only and not stack_only_ok:
         raise MdocError(stack_only_refusal(path, global_data.ImageFile))
     tilts = []
-    for index, s in enumerate(sections):
-        if s.TiltAngle is None:
-            raise MdocError(f"{path}: section [ZValue = {s.ZValue}] has no TiltAngle")
-        angle = sane(path, f"[ZValue = {s.ZValue}] TiltAngle", sanity.TILT_ANGLE, s.TiltAngle,
-                      nan_is_missing=False)  # fmt: skip
-        raw_path = _raw_value(lines, starts, index, "SubFramePath") or ""
-        if stack_only:  # a stand-in name per tilt: the tilt's section in the stack
-            raw_path = f"{global_data.ImageFile or path.stem}[{s.ZValue}]"
-        elif not raw_path.strip():  # mdocfile makes an empty one the path "."
-            raise MdocError(
-                f"{path}: section [ZValue = {s.ZValue}] has no SubFramePath (movies not saved?)"
-            )
-        try:
-            dose, dose_source = tilt_dose(path, s, pixel_size)
-        except sanity.SenseError as e:
-            raise MdocError(str(e)) from None
-        acquired = None
-        if s.DateTime:
-            try:
-                acquired = parse_mdoc_datetime(s.DateTime, software)
-            except ValueError as e:
-                raise MdocError(f"{path}: section [ZValue = {s.ZValue}]: {e}") from None
-        tilts.append(
-            Tilt(
-                z_value=int(s.ZValue),
-                tilt_angle=angle,
-                sub_frame_path=raw_path,
-                movie=movie_basename(raw_path),
-                dose=dose,
-                dose_source=dose_source,
-                num_frames=int(s.NumSubFrames) if s.NumSubFrames and s.NumSubFrames > 0 else None,
-                acquired=acquired,
-                target_defocus=sanity.known(s.TargetDefocus),
-            )
-        )
+    for s, place in zip(sections, places, strict=True):
+        tilt, unusable = _tilt(path, s, place, software, stack_only, global_data, pixel_size)
+        tilts.append(tilt)
+        found = tilt.dose_source != "none"
+        for key in unusable:  # sources of the dose consulted in vain
+            notes.add(key, place.raw[key], place.z, place.bad[key],
+                      instead=f"the dose is taken from {tilt.dose_source}" if found else None,
+                      setting=None if found else "acquisition.dose_per_tilt")  # fmt: skip
+    note_defocus(places, notes)
 
     if all(t.acquired is not None for t in tilts):
         tilts.sort(key=lambda t: (t.acquired, t.z_value))
@@ -225,7 +220,7 @@ def read_tilt_series_mdoc(path: str | Path, stack_only_ok: bool = False) -> Tilt
         warnings.append("no DateTime time stamps: acquisition order taken from ZValue")
 
     _warn_duplicates(tilts, warnings)
-    _warn_missing_frame_counts(tilts, warnings)
+    fill_frame_counts(tilts, places, warnings, notes)
     movies = [t.movie for t in tilts]
     if len(set(movies)) != len(movies):
         dup = sorted({m for m in movies if movies.count(m) > 1})
@@ -253,7 +248,55 @@ def read_tilt_series_mdoc(path: str | Path, stack_only_ok: bool = False) -> Tilt
         ordered_by=ordered_by,
         warnings=warnings,
         stack_only=stack_only,
+        unusable=notes.notes(),
     )
+
+
+def _tilt(path: Path, s, place: Place, software: str, stack_only: bool, global_data,
+          pixel_size: float | None) -> tuple[Tilt, list[str]]:  # fmt: skip
+    """One tilt, and the keys of dose sources consulted in vain (NaN, empty)."""
+    if place.bad.get("TiltAngle") == "empty":
+        raise MdocError(f"{path}: {place.label} TiltAngle is empty: a tilt angle is needed")
+    if s.TiltAngle is None:
+        raise MdocError(f"{path}: section {place.label} has no TiltAngle")
+    angle = sane(path, "TiltAngle", sanity.TILT_ANGLE, s.TiltAngle, place, nan_is_missing=False)
+    raw_path = place.raw.get("SubFramePath", "")
+    if stack_only:  # a stand-in name per tilt: the tilt's section in the stack
+        raw_path = f"{global_data.ImageFile or path.stem}[{s.ZValue}]"
+    elif not raw_path.strip():  # mdocfile makes an empty one the path "."
+        raise MdocError(f"{path}: section {place.label} has no SubFramePath (movies not saved?)")
+    elif raw_path.strip().lower() == "nan":
+        raise MdocError(f"{path}: {place.at('SubFramePath')}: not a file path")
+    movie = movie_basename(raw_path)
+    if not movie:
+        raise MdocError(f"{path}: {place.at('SubFramePath')}: names a folder, not a movie file")
+    try:
+        dose, dose_source, unusable = tilt_dose(path, s, pixel_size, place.bad)
+    except sanity.SenseError as e:
+        raise MdocError(str(e)) from None
+    if "DateTime" in place.bad:
+        raise MdocError(
+            f"{path}: {place.label} DateTime is empty: a time stamp is needed (where the times "
+            "are unknown, leave out every DateTime line: the order is then taken from ZValue)"
+        )
+    acquired = None
+    if s.DateTime:
+        try:
+            acquired = parse_mdoc_datetime(s.DateTime, software)
+        except ValueError as e:
+            raise MdocError(f"{path}: section {place.label}: {e}") from None
+    tilt = Tilt(
+        z_value=int(s.ZValue),
+        tilt_angle=angle,
+        sub_frame_path=raw_path,
+        movie=movie,
+        dose=dose,
+        dose_source=dose_source,
+        num_frames=int(s.NumSubFrames) if s.NumSubFrames and s.NumSubFrames > 0 else None,
+        acquired=acquired,
+        target_defocus=sane(path, "TargetDefocus", sanity.DEFOCUS, s.TargetDefocus, place),
+    )
+    return tilt, unusable
 
 
 def read_mdoc_lines(path: Path, warnings: list[str]) -> list[str]:
@@ -288,15 +331,6 @@ def read_mdoc_lines(path: Path, warnings: list[str]) -> list[str]:
     return lines
 
 
-def _first_error(e: Exception) -> str:
-    errors = getattr(e, "errors", None)
-    if callable(errors):
-        err = errors()[0]
-        loc = ".".join(str(p) for p in err.get("loc", ()))
-        return f"{loc} = {err.get('input')!r}: {err.get('msg')}"
-    return str(e)
-
-
 def _software(titles: list[str], global_data) -> str:
     extra = global_data.model_extra or {}
     text = " ".join([*titles, str(global_data.Version or ""), str(extra.get("T", ""))])
@@ -307,63 +341,27 @@ def _software(titles: list[str], global_data) -> str:
     return "unknown"
 
 
-def _check_complete(path: Path, sections, lines: list[str], starts: list[int]) -> None:
+def _check_complete(path: Path, places: list[Place]) -> None:
     """Reject files where some sections lack keys that the others carry."""
-    present = [{k for k in CORE_SECTION_KEYS if getattr(s, k) is not None} for s in sections]
+    present = [{k for k in CORE_SECTION_KEYS if k in p.raw} for p in places]
     expected = set.union(*present)
     incomplete = [(i, expected - p) for i, p in enumerate(present) if expected - p]
     if not incomplete:
         return
-    if len(incomplete) == 1 and incomplete[0][0] == len(sections) - 1 and len(sections) > 1:
+    if len(incomplete) == 1 and incomplete[0][0] == len(places) - 1 and len(places) > 1:
         i, missing = incomplete[0]
         raise MdocError(
-            f"{path}: truncated: last section {lines[starts[i]]} lacks "
+            f"{path}: truncated: last section {places[i].label} lacks "
             f"{', '.join(sorted(missing))} (still being written?)",
             "incomplete",
         )
     first, missing = incomplete[0]
-    names = ", ".join(str(sections[i].ZValue) for i, _ in incomplete)
+    names = ", ".join(str(places[i].z) for i, _ in incomplete)
     raise MdocError(
         f"{path}: incomplete: sections ZValue {names} lack {', '.join(sorted(missing))} "
         "that other sections have (truncated or edited file)",
         "incomplete",
     )
-
-
-def _raw_value(lines: list[str], starts: list[int], index: int, key: str) -> str | None:
-    """A section value exactly as written (mdocfile turns SubFramePath into a path object)."""
-    end = starts[index + 1] if index + 1 < len(starts) else len(lines)
-    for line in lines[starts[index] : end]:
-        k, sep, v = line.partition("=")
-        if sep and k.strip() == key:
-            return v.strip()
-    return None
-
-
-def _tilt_axis(titles: list[str], sections, software: str) -> tuple[float | None, str]:
-    rotations = [sanity.known(s.RotationAngle) for s in sections]
-    rotation = _median(rotations)
-    if software == "Tomo5":
-        for title in titles:
-            m = _TOMO5_AXIS.search(title)
-            if m:
-                value = float(m.group(1).replace(",", "."))
-                return _normalise_angle(-value - 90), "Tomo5 title TiltAxisAngle (-value - 90)"
-        if rotation is not None:
-            return _normalise_angle(-rotation), "Tomo5 RotationAngle (-value)"
-        return None, "none"
-    for title in titles:
-        m = _SERIALEM_AXIS.search(title)
-        if m:
-            return float(m.group(1).replace(",", ".")), "SerialEM title"
-    if rotation is not None:
-        return _normalise_angle(rotation - 90), "RotationAngle - 90"
-    return None, "none"
-
-
-def _normalise_angle(angle: float) -> float:
-    angle = round((angle + 180.0) % 360.0 - 180.0, 4)
-    return 180.0 if angle == -180.0 else angle
 
 
 def _warn_duplicates(tilts: list[Tilt], warnings: list[str]) -> None:
@@ -372,23 +370,3 @@ def _warn_duplicates(tilts: list[Tilt], warnings: list[str]) -> None:
     if close:
         listed = ", ".join(f"{a:g}" for a in sorted(close))
         warnings.append(f"several tilts at nearly the same angle ({listed} deg); kept")
-
-
-def _warn_missing_frame_counts(tilts: list[Tilt], warnings: list[str]) -> None:
-    counts = [t.num_frames for t in tilts if t.num_frames]
-    if len(counts) == len(tilts):
-        return
-    fill = statistics.mode(counts) if counts else 1
-    for t in tilts:
-        if not t.num_frames:
-            t.num_frames = fill
-    warnings.append(f"NumSubFrames missing for some tilts: assumed {fill}")
-
-
-def _first(values):
-    return next((v for v in values if v is not None), None)
-
-
-def _median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None

@@ -66,6 +66,9 @@ TILT_AXIS = Quantity("a tilt-axis angle", "degrees", -360, 360)
 BINNING = Quantity("a camera binning", "x", 0, 64, low_open=True)
 EXPOSURE_TIME = Quantity("an exposure time", "s", 0, 3600, low_open=True)
 DOSE_RATE = Quantity("a dose rate", "e/px/s", 0, 1e6)
+ROTATION = Quantity("an image rotation angle", "degrees", -360, 360)
+#: SerialEM's TargetDefocus, micrometres (negative: underfocus)
+DEFOCUS = Quantity("a target defocus", "um", -100, 100)
 
 #: Time stamps outside these are a wrong clock (a PC without its time set, a typo).
 EARLIEST_ACQUISITION = datetime(2000, 1, 1)
@@ -77,18 +80,7 @@ def checked(quantity: Quantity, value, where: str) -> float:
     try:
         return quantity.check(value)
     except SenseError as e:
-        raise SenseError(f"{where} = {_show(value)}: {e}") from None
-
-
-def known(value) -> float | None:
-    """None for a missing value or NaN (Tomo5 writes NaN for what it does not know)."""
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
+        raise SenseError(f"{where} = {show(value)}: {e}") from None
 
 
 def time_stamp_warnings(stamps: list[datetime], now: datetime | None = None) -> list[str]:
@@ -114,7 +106,7 @@ def time_stamp_warnings(stamps: list[datetime], now: datetime | None = None) -> 
     return warnings
 
 
-def _show(value) -> str:
+def show(value) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

@@ -15,6 +15,7 @@ import yaml
 
 from ..acquisition.inference import Inferred, infer
 from ..acquisition.manifest import Manifest, load_manifest
+from ..acquisition.mdoc_values import setting_values
 from ..acquisition.sanity import DOSE_PER_TILT, checked
 from ..errors import ConfigError
 from ..jobs import DEFAULT_PIPELINE, PARTICLE_PIPELINE
@@ -44,6 +45,8 @@ class InitResult:
     inferred: Inferred
     adopted: dict[str, str] = field(default_factory=dict)
     adopted_done: list[str] = field(default_factory=list)
+    #: mdoc values present but not usable, and the project's values that replace them
+    unusable: list[str] = field(default_factory=list)
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
@@ -156,7 +159,7 @@ def init_project(
 
     if missing:
         raise ConfigError(
-            f"{', '.join(missing)}: not found in the mdocs; give "
+            f"{', '.join(missing)}: not found in the mdocs{_unusable_in(manifest, missing)}; give "
             + ("it" if len(missing) == 1 else "them")
             + " with "
             + " ".join(f"--set {k}=VALUE" for k in missing)
@@ -170,6 +173,7 @@ def init_project(
     if adopted or explicit:
         data["adopt"] = {**explicit, **adopted}
     config = parse_config(copy.deepcopy(data), CONFIG_NAME)
+    unusable = manifest.unusable_lines(setting_values(config))
     jobs, counter = build_jobs(config, existing)
     if template is not None:
         _check_particle_jobs(root, config, jobs, counter, manifest)
@@ -181,7 +185,25 @@ def init_project(
     manifest.write(root)
     record_root(root)
     done = mark_done(load_project(config_path)) if data.get("adopt") else []
-    return InitResult(config_path, manifest, inferred, data.get("adopt", {}), done)
+    return InitResult(config_path, manifest, inferred, data.get("adopt", {}), done, unusable)
+
+
+def _unusable_in(manifest: Manifest, keys: list[str]) -> str:
+    """` (FILE: PixelSpacing = NaN in the header: not a number)`: why the mdocs do not give a
+    missing value, when they hold one that is not usable."""
+    from ..acquisition.mdoc_values import Unusable
+
+    found = [
+        (manifest.tilt_series[name]["mdoc"], Unusable.from_dict(note))
+        for name, notes in sorted(manifest.unusable.items())
+        for note in notes
+        if note.get("setting") in keys
+    ]
+    if not found:
+        return ""
+    mdoc, note = found[0]
+    more = len({m for m, _ in found}) - 1
+    return f" ({mdoc}: {note.head()}" + (f"; and in {more} more mdocs)" if more else ")")
 
 
 def _check_particle_jobs(root: Path, config, jobs, counter: int, manifest: Manifest) -> None:

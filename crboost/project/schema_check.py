@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .validation import text_for_number
 
 SCHEMA_PATH = Path("workflow") / "schemas" / "config.schema.yaml"
 
@@ -82,7 +83,10 @@ def _allowed(error) -> str:
         options = arg if isinstance(arg, list) else [arg]
         return "must be one of: " + ", ".join(str(o) for o in options)
     if v == "type":
-        return f"must be of type {arg}{_number_as_text(error.instance, arg)}"
+        text = _number_as_text(error.instance, arg)
+        if "number" in str(arg) or "integer" in str(arg):
+            text = text or text_for_number(error.instance)
+        return f"must be of type {arg}{text}"
     return error.message
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -27,7 +28,9 @@ def format_validation_error(
         return f"{key}: {msg}"
     if kind == "finite_number":
         msg = "must be a finite number"
-    if kind in _NUMBER_ERRORS:
+    if kind in _PARSING_ERRORS:
+        msg = _PARSING_ERRORS[kind] + text_for_number(err.get("input"))
+    if kind in _NUMBER_ERRORS or kind in _PARSING_ERRORS:
         meaning = _field_description(model, loc)
         msg += f" ({meaning.rstrip('.')})" if meaning else ""
     return f"{key} = {err.get('input')!r}: {msg}"
@@ -37,6 +40,26 @@ def format_validation_error(
 _NUMBER_ERRORS = {
     "finite_number", "greater_than", "greater_than_equal", "less_than", "less_than_equal",
 }  # fmt: skip
+#: pydantic error types of text or nothing where a number belongs, and what to say
+_PARSING_ERRORS = {
+    "float_parsing": "must be a number", "float_type": "must be a number",
+    "int_parsing": "must be a whole number", "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+}  # fmt: skip
+_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s.,+-].*)$")
+
+
+def text_for_number(value: Any) -> str:
+    """`, not empty text` or `, without a unit: write 2.7` for text where a number belongs (the
+    unit is the key's, given in its description); '' otherwise."""
+    if not isinstance(value, str):
+        return ""
+    if not value.strip():
+        return ", not empty text"
+    m = _WITH_UNIT.match(value)
+    if m:
+        return f", without a unit: write {m.group(1)}"
+    return ""
 
 
 def _field_description(model: Any, loc: list[Any]) -> str:

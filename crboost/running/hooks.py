@@ -70,10 +70,14 @@ def save_manifest(project: Project, old: str | None) -> None:
 
 
 def note_skipped(project: Project) -> list[str]:
-    """The import job's run.out lists every skipped tilt series (its gather writes them). One
-    skipped later (an mdoc added without its movies) changes no tilt series, so nothing re-runs:
-    its line is appended here, so that run.out never says less than the data."""
+    """The import job's run.out lists every skipped tilt series and every mdoc value present but
+    not usable with what replaces it (its gather writes them). One skipped later (an mdoc added
+    without its movies) changes no tilt series, so nothing re-runs: its line is appended here,
+    so that run.out never says less than the data (also the replacements of tilt series imported
+    before crboost said them)."""
     import time
+
+    from .status import unusable_lines
 
     job = project.of_type("importmovies")[0]
     log = project.root / job.dir / "run.out"
@@ -81,11 +85,9 @@ def note_skipped(project: Project) -> list[str]:
         known = set(log.read_text().splitlines())
     except OSError:
         return []  # the import job has not run: its gather will list them
-    new = [
-        f"skipped {name}: {why}"
-        for name, why in sorted(project.manifest.skipped.items())
-        if f"skipped {name}: {why}" not in known
-    ]
+    lines = [f"skipped {name}: {why}" for name, why in sorted(project.manifest.skipped.items())]
+    lines += [f"warning: {line}" for line in unusable_lines(project)]  # as the gather says them
+    new = [line for line in lines if line not in known]
     if new:
         with open(log, "a") as f:
             f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} found at the start of a run:\n")

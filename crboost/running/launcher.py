@@ -206,13 +206,16 @@ def check_tools(plan: RunPlan) -> None:
 
 
 def print_skipped(plan: RunPlan) -> None:
-    """What the data has that is not imported, and why (also in the import job's run.out and
-    in `crboost status`); new tilt series whose names had to be made safe."""
-    from .status import skipped_lines
+    """What the data has that is not imported, and why, and mdoc values present but not usable
+    with the project's values that replace them (both also in the import job's run.out and in
+    `crboost status`); new tilt series whose names had to be made safe."""
+    from .status import skipped_lines, unusable_lines
 
     manifest = plan.project.manifest
     for line in skipped_lines(manifest.skipped):
         print(f"crboost: {line}", file=sys.stderr)
+    for line in unusable_lines(plan.project):
+        print(f"crboost: warning: {line}", file=sys.stderr)
     for message in manifest.renamed():
         print(f"crboost: {message}", file=sys.stderr)
 

@@ -237,15 +237,25 @@ def skipped_lines(skipped: dict[str, str], indent: str = "") -> list[str]:
     return lines
 
 
+def unusable_lines(project: Any) -> list[str]:
+    """`FILE: KEY = NaN in SECTIONS: not a number; the project's X = V is used`, for the mdoc
+    values present but not usable of the project's tilt series (said as warnings)."""
+    from ..acquisition.mdoc_values import setting_values
+
+    return project.manifest.unusable_lines(setting_values(project.config))
+
+
 def as_json(
     jobs: list[JobStatus],
     skipped: dict[str, str] | None = None,
     excluded: list[str] | None = None,
     pending: list[str] | None = None,
+    unusable: list[str] | None = None,
 ) -> dict[str, Any]:
     return {
         "jobs": [{k: v for k, v in asdict(j).items() if k not in _NOT_IN_JSON} for j in jobs],
         "skipped": dict(sorted((skipped or {}).items())),
+        "unusable_values": list(unusable or []),
         "excluded": sorted(excluded or []),
         "curation_pending": list(pending or []),
         "summary": summary_line(jobs),
@@ -257,6 +267,7 @@ def format_table(
     skipped: dict[str, str] | None = None,
     excluded: list[str] | None = None,
     pending: list[str] | None = None,
+    unusable: list[str] | None = None,
 ) -> str:
     wj = max([14, *(len(j.job) for j in jobs)])
     wt = max([14, *(len(j.type) for j in jobs)])
@@ -278,6 +289,7 @@ def format_table(
         if j.tilts_dropped:
             rows.append(f"{'':<14}   dropped tilts: " + dropped_text(j.tilts_dropped))
     rows += skipped_lines(skipped or {})
+    rows += [f"warning: {line}" for line in unusable or []]
     if excluded:
         rows.append(f"excluded (curation.yaml): {', '.join(sorted(excluded))}")
     rows += [f"curation changed: {line}" for line in pending or []]
