@@ -19,6 +19,8 @@ tests/test_bench.py runs it at the smallest sizes (that it runs and reports, no 
              model). Target <= 1.10x ideal. And the time to the first finished tomogram (the
              first tsReconstruct tilt series done), crboost vs job by job.
 5. driver    driver start to tool start, median of 20 runs.
+6. walk      the reading walk of `crboost run` (bench/walk.py): how often a reader following
+             the code climbs back up the layers. Target < 8 (issue 20 counted 16).
 
 Synthetic projects come from the demo generator (`--no-run`); planning needs no movies processed.
 """
@@ -298,6 +300,26 @@ def bench_driver(base: Path, runs: int) -> float:
     return statistics.median(delays)
 
 
+# --- 6: the reading walk of crboost run (bench/walk.py) ------------------------------------
+
+
+def reading_walks(finished: Path) -> list[tuple[str, str, str, str, str]]:
+    """Climbs back up the layers of `crboost run -n` and `crboost run` on a finished project."""
+    rows = []
+    for label, args in (("crboost run -n", ["-n"]), ("crboost run", [])):
+        copy = finished.parent / f"walk{len(args)}"
+        shutil.copytree(finished, copy, symlinks=True)
+        proc = subprocess.run([sys.executable, str(REPO / "bench" / "walk.py"), str(copy), *args],
+                              capture_output=True, text=True)  # fmt: skip
+        counts = dict(ln.split(": ", 1) for ln in proc.stdout.splitlines() if ": " in ln
+                      and not ln.startswith(" "))  # fmt: skip
+        if proc.returncode != 0 or "climbs back" not in counts:
+            raise RuntimeError(f"bench/walk.py failed:\n{proc.stderr[-2000:]}")
+        rows.append((f"reading walk, {label}", f"{counts['climbs back']} climbs back",
+                     f"{counts['files']} files", "", "< 8 climbs back"))  # fmt: skip
+    return rows
+
+
 # --- report -------------------------------------------------------------------------------
 
 
@@ -377,6 +399,8 @@ def main() -> int:
                      f"{m['first_tomogram_job_by_job']:.1f} s (job by job)",
                      f"{m['first_tomogram_job_by_job'] / m['first_tomogram']:.1f}x sooner", ""))  # fmt: skip
         print(*rows[-3:], sep="\n", flush=True)
+        rows += reading_walks(base / "makespan" / f"p{n}")
+        print(*rows[-2:], sep="\n", flush=True)
         d = bench_driver(base, args.driver_runs or (5 if args.quick else 20))
         rows.append(("driver start to tool start", f"{d:.2f} s", "", "", "median"))
     finally:

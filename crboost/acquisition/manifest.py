@@ -367,3 +367,22 @@ def write_if_changed(path: Path, text: str) -> bool:
     tmp.write_text(text)
     os.replace(tmp, path)
     return True
+
+
+#: Reasons of files that were never tilt series (per-movie FrameSet mdocs can be hundreds).
+_NOT_TILT_SERIES = ("not a tilt series",)
+
+
+def skipped_lines(skipped: dict[str, str], indent: str = "") -> list[str]:
+    """One line per skipped tilt series with its reason; files that are not tilt series at
+    all are named on one line when there are many."""
+    other = {k: v for k, v in skipped.items() if not v.endswith(_NOT_TILT_SERIES)}
+    not_ts = sorted(set(skipped) - set(other))
+    lines = [f"{indent}skipped {name}: {why}" for name, why in sorted(other.items())]
+    if len(not_ts) > 3:
+        shown = ", ".join(not_ts[:5]) + (", ..." if len(not_ts) > 5 else "")
+        lines.append(f"{indent}skipped {len(not_ts)} files that are not tilt series "
+                     f"(per-movie, montage or override mdocs): {shown}")  # fmt: skip
+    else:
+        lines += [f"{indent}skipped {name}: {skipped[name]}" for name in not_ts]
+    return lines

@@ -71,6 +71,11 @@ class Curation:
     exclude_tilt_series: tuple[str, ...] = ()
     exclude_tilts: dict[str, tuple[TiltSpec, ...]] = field(default_factory=dict)
     keep_tilts: dict[str, tuple[TiltSpec, ...]] = field(default_factory=dict)
+    #: the excluded tilt series, as a set
+    excluded: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "excluded", frozenset(self.exclude_tilt_series))
 
     @classmethod
     def from_data(cls, data: Any, source: str = CURATION_FILE) -> Curation:
@@ -102,10 +107,6 @@ class Curation:
             "keep_tilts": {k: list(v) for k, v in self.keep_tilts.items()},
         }
 
-    @property
-    def excluded(self) -> frozenset[str]:
-        return frozenset(self.exclude_tilt_series)
-
     def names(self) -> set[str]:
         """Every tilt-series name the decisions mention."""
         return {*self.exclude_tilt_series, *self.exclude_tilts, *self.keep_tilts}
@@ -125,6 +126,26 @@ class Curation:
 
     def has_tilt_decisions(self) -> bool:
         return bool(self.exclude_tilts or self.keep_tilts)
+
+    def changes_since(self, used: Curation, usable: list[str],
+                      applied: dict[str, list[tuple[Any, dict]]]) -> list[str]:  # fmt: skip
+        """What these decisions change against those of the last run (`used`) for the usable
+        tilt series, and against the tilt decisions each filter job applied (`applied`: {tilt
+        series: [(job, what it applied)]}): what the next run re-runs or leaves out."""
+        lines = []
+        usable_set = set(usable)
+        for ts in sorted((self.excluded - used.excluded) & usable_set):
+            lines.append(f"{ts}: excluded: every job leaves it out from the next run on")
+        for ts in sorted((used.excluded - self.excluded) & usable_set):
+            lines.append(f"{ts}: included again: the next run takes it back (done work is kept)")
+        for ts, jobs in applied.items():
+            if ts in self.excluded:
+                continue
+            for job, entry in jobs:
+                if json.dumps(entry, sort_keys=True) != json.dumps(self.entry(ts), sort_keys=True):
+                    lines.append(f"{ts}: tilt decisions changed: {job.name} ({job.dir}) re-runs "
+                                 "it, and what depends on it")  # fmt: skip
+        return lines
 
 
 def _specs(raw: dict[str, list]) -> dict[str, tuple[TiltSpec, ...]]:

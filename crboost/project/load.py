@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..acquisition.manifest import Manifest, load_manifest
+from ..acquisition.manifest import Manifest, load_manifest, skipped_lines
+from ..acquisition.mdoc_values import setting_values
 from ..errors import ConfigError
 from ..jobs import JOB_TYPES, JobParams
 from ..relion.pipeline import PIPELINE_FILE, Pipeline, PipelineIndex, read_pipeline_index
 from .config import CONFIG_NAME, ProjectConfig, Resources, load_config_file, parse_config
 from .curation import Curation, check_names, read_curation, run_curation
 from .items import job_items
+from .location import moved_from
 
 SENTINEL_SUCCESS = "RELION_JOB_EXIT_SUCCESS"
 SENTINEL_FAILURE = "RELION_JOB_EXIT_FAILURE"
@@ -28,7 +30,8 @@ PARAMS_FILE = "job_params.json"
 
 @dataclass
 class Job:
-    """One job instance of the pipeline, placed in its RELION job directory."""
+    """One job instance of the pipeline, placed in its RELION job directory. Its files' paths
+    (relative to the project) are plain attributes, fixed when the job is placed."""
 
     name: str
     type: str
@@ -38,26 +41,30 @@ class Job:
     resources: Resources
     is_new: bool
     index: int
+    cls: type[JobParams] = field(init=False, repr=False)
+    alias: str = field(init=False, repr=False)
+    relion_name: str = field(init=False, repr=False)
+    number: str = field(init=False, repr=False)
+    output_star: str = field(init=False, repr=False)
+    #: the file the job's prepare step writes, if the type has one
+    prepared: str | None = field(init=False, repr=False)
+    params_file: str = field(init=False, repr=False)
+    success: str = field(init=False, repr=False)
+    failure: str = field(init=False, repr=False)
+    #: its tilt-series tasks run as cluster jobs (and may be batched: resources.group_size)
+    batched: bool = field(init=False, repr=False)
 
-    @property
-    def cls(self) -> type[JobParams]:
-        return type(self.params)
-
-    @property
-    def alias(self) -> str:
-        return f"{self.cls.type_dir}/{self.name}/"
-
-    @property
-    def relion_name(self) -> str:
-        return self.dir + "/"
-
-    @property
-    def number(self) -> str:
-        return self.dir.rsplit("/", 1)[-1]
-
-    @property
-    def output_star(self) -> str:
-        return f"{self.dir}/{self.cls.output_star}"
+    def __post_init__(self) -> None:
+        self.cls = cls = type(self.params)
+        self.alias = f"{cls.type_dir}/{self.name}/"
+        self.relion_name = self.dir + "/"
+        self.number = self.dir.rsplit("/", 1)[-1]
+        self.output_star = f"{self.dir}/{cls.output_star}"
+        self.prepared = f"{self.dir}/{cls.prepare_output}" if cls.prepare_output else None
+        self.params_file = f"{self.dir}/{PARAMS_FILE}"
+        self.success = f"{self.dir}/{SENTINEL_SUCCESS}"
+        self.failure = f"{self.dir}/{SENTINEL_FAILURE}"
+        self.batched = cls.per_item() and not cls.local_tasks
 
     def ts_star(self, ts: str) -> str:
         return f"{self.dir}/tilt_series/{ts}.star"
@@ -73,23 +80,6 @@ class Job:
             return self.upstream.output_star
         return self.upstream.item_input(ts)
 
-    @property
-    def prepared(self) -> str | None:
-        """The file the job's prepare step writes, if the type has one."""
-        return f"{self.dir}/{self.cls.prepare_output}" if self.cls.prepare_output else None
-
-    @property
-    def params_file(self) -> str:
-        return f"{self.dir}/{PARAMS_FILE}"
-
-    @property
-    def success(self) -> str:
-        return f"{self.dir}/{SENTINEL_SUCCESS}"
-
-    @property
-    def failure(self) -> str:
-        return f"{self.dir}/{SENTINEL_FAILURE}"
-
 
 @dataclass
 class Project:
@@ -99,24 +89,53 @@ class Project:
     jobs: list[Job]
     manifest: Manifest
     counter: int
+    #: the decisions this load works with: curation.yaml, or in a cluster job the run's
+    #: snapshot of it
     curation: Curation = field(default_factory=Curation)
+    #: the decisions the last run worked with (its snapshot)
+    used_curation: Curation = field(default_factory=Curation)
+    #: where the project was last run from, when it moved since (Warp's metadata names it)
+    moved_from: str | None = None
+    #: loaded in a cluster job or for a quick status (see load_project)
+    remote: bool = False
     by_name: dict[str, Job] = field(default_factory=dict)
     by_dir: dict[str, Job] = field(default_factory=dict)
+    #: the usable tilt series, in the manifest's order
+    tilt_series: list[str] = field(default_factory=list)
     _items: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.by_name = {j.name: j for j in self.jobs}
         self.by_dir = {j.dir: j for j in self.jobs}
-
-    @property
-    def tilt_series(self) -> list[str]:
-        return self.manifest.names
+        self.tilt_series = self.manifest.names
 
     def items(self, job: Job) -> list[str]:
         """The tilt series (or tomograms) the job processes (see items.py)."""
         if job.dir not in self._items:
             self._items[job.dir] = job_items(self.tilt_series, self.curation.excluded)
         return self._items[job.dir]
+
+    def data_notes(self) -> list[str]:
+        """What a run says about the data before it starts: the tilt series not imported and
+        why, mdoc values present but not usable with what replaces them (`warning: ...`), and
+        new tilt series whose names had to be made safe."""
+        return [*skipped_lines(self.manifest.skipped),
+                *(f"warning: {line}" for line in self.unusable_lines()),
+                *self.manifest.renamed()]  # fmt: skip
+
+    def unusable_lines(self) -> list[str]:
+        """`FILE: KEY = NaN in SECTIONS: not a number; the project's X = V is used`, for the
+        mdoc values present but not usable of the project's tilt series."""
+        return self.manifest.unusable_lines(setting_values(self.config))
+
+    def batch_sizes(self) -> dict[str, int]:
+        """{tilt-series rule: tasks per cluster job} where resources.group_size batches them."""
+        sizes: dict[str, int] = {}
+        for job in self.jobs:
+            if job.resources.group_size and job.batched:
+                rule = f"{job.type}_tilt_series"
+                sizes[rule] = max(sizes.get(rule, 1), job.resources.group_size)
+        return sizes
 
     def of_type(self, type_name: str) -> list[Job]:
         return [j for j in self.jobs if j.type == type_name]
@@ -155,12 +174,13 @@ def load_project(
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}") from None
     manifest = load_manifest(root, config.data, trust_index=remote)
+    used = run_curation(root)
     if remote:
-        curation = run_curation(root)
-    else:
-        curation = read_curation(root)
-        check_names(curation, {*manifest.names, *manifest.skipped})
-    return Project(root, config_path, config, jobs, manifest, counter, curation)
+        return Project(root, config_path, config, jobs, manifest, counter, used, used, remote=True)
+    curation = read_curation(root)
+    check_names(curation, {*manifest.names, *manifest.skipped})
+    return Project(root, config_path, config, jobs, manifest, counter, curation, used,
+                   moved_from=moved_from(root))  # fmt: skip
 
 
 def build_jobs(config: ProjectConfig, pipeline: Pipeline | PipelineIndex) -> tuple[list[Job], int]:

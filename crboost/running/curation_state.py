@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrboostError
-from ..project.curation import read_curation, run_curation
+from ..project.curation import read_curation
 from ..project.load import Job, Project
 
 FILTER_TYPE = "tiltFilter"
@@ -40,28 +40,15 @@ def dropped_tilts(root: Path, job: Job, items: list[str]) -> dict[str, list[dict
 def pending_changes(project: Project) -> list[str]:
     """What curation.yaml says differently from what the project's results were made with."""
     try:
-        current = read_curation(project.root)
-        used = run_curation(project.root)  # what the last run worked with
+        # a project loaded for a cluster job or a status works with the run's decisions
+        current = read_curation(project.root) if project.remote else project.curation
     except CrboostError as e:
         return [str(e)]
-    lines = []
-    usable = set(project.tilt_series)
-    for ts in sorted((current.excluded - used.excluded) & usable):
-        lines.append(f"{ts}: excluded: every job leaves it out from the next run on")
-    for ts in sorted((used.excluded - current.excluded) & usable):
-        lines.append(f"{ts}: included again: the next run takes it back (done work is kept)")
-    for job in project.of_type(FILTER_TYPE):
-        for ts in project.items(job):
-            if ts in current.excluded:
-                continue
-            record = decisions(project.root, job, ts)
-            if record is None:
-                continue
-            if _canonical(record.get("curation", {})) != _canonical(current.entry(ts)):
-                lines.append(f"{ts}: tilt decisions changed: {job.name} ({job.dir}) re-runs it, "
-                             "and what depends on it")  # fmt: skip
-    return lines
-
-
-def _canonical(entry: dict) -> str:
-    return json.dumps(entry, sort_keys=True)
+    applied = {}  # {tilt series: the tilt decisions its filter task applied}, per filter job
+    for job in project.jobs:
+        if job.type == FILTER_TYPE:
+            for ts in project.items(job):
+                record = decisions(project.root, job, ts)
+                if record is not None:
+                    applied.setdefault(ts, []).append((job, record.get("curation", {})))
+    return current.changes_since(project.used_curation, project.tilt_series, applied)

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 from ..errors import CrboostError
-from ..project.curation import write_snapshot
 from ..project.load import Job, Project
 from ..relion.lock import updating_pipeline
 from ..relion.pipeline import PIPELINE_FILE, read_pipeline
@@ -28,13 +27,11 @@ GUI_FLAG = ".gui_projectdir"
 
 
 def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
-    from ..project.location import moved_from
     from .jobpreflight import check_planned_jobs
     from .liveness import Heartbeat
     from .runstate import RUN_FILE, clear_failure, reconcile, record_run
 
-    save_manifest(project, moved_from(project.root))
-    write_snapshot(project.root, project.curation)  # the decisions this run works with
+    save_run_state(project)  # with the curation decisions this run works with
     check_planned_jobs(project, planned_dirs)  # before any tool of the run starts
     reconcile(project)
     register_jobs(project)
@@ -51,21 +48,16 @@ def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
     Heartbeat(project.root / RUN_FILE, os.getpid()).start()  # a daemon thread: ends with the run
 
 
-def save_manifest(project: Project, old: str | None) -> None:
-    """Write the refreshed manifest; links of movies that moved follow them; tilt series skipped
-    since the import job last ran are added to its run.out; after the project moved (from `old`:
-    project/location.py moved_from), Warp's metadata names the new place."""
-    from ..project.location import relocate
+def save_run_state(project: Project) -> None:
+    """What the run starts from (project/save.py: the manifest, movie links, Warp metadata after
+    a move, the curation snapshot), said; tilt series skipped since the import job last ran are
+    added to its run.out."""
+    from ..project.save import save_run_state as save
 
-    changed = relocate(project.root, old)
-    if old:
-        print(f"crboost: the project moved from {old}: {changed} Warp metadata file(s) now name "
-              "its new place", file=sys.stderr)  # fmt: skip
-    if project.manifest.changed:
-        from ..acquisition.frames import relink_moved_movies
-
-        relink_moved_movies(project.root, project.manifest.records.values())
-        project.manifest.write(project.root)
+    changed = save(project)
+    if project.moved_from:
+        print(f"crboost: the project moved from {project.moved_from}: {changed} Warp metadata "
+              "file(s) now name its new place", file=sys.stderr)  # fmt: skip
     note_skipped(project)
 
 
@@ -77,8 +69,6 @@ def note_skipped(project: Project) -> list[str]:
     before crboost said them)."""
     import time
 
-    from .status import unusable_lines
-
     job = project.of_type("importmovies")[0]
     log = project.root / job.dir / "run.out"
     try:
@@ -86,7 +76,7 @@ def note_skipped(project: Project) -> list[str]:
     except OSError:
         return []  # the import job has not run: its gather will list them
     lines = [f"skipped {name}: {why}" for name, why in sorted(project.manifest.skipped.items())]
-    lines += [f"warning: {line}" for line in unusable_lines(project)]  # as the gather says them
+    lines += [f"warning: {line}" for line in project.unusable_lines()]  # as the gather says them
     new = [line for line in lines if line not in known]
     if new:
         with open(log, "a") as f:

@@ -19,9 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import CrboostError
-from ..project.curation import write_snapshot
 from ..project.load import Project
-from .hooks import save_manifest
+from .hooks import save_run_state
 from .liveness import STALE_AFTER, Heartbeat
 from .progress import RunDisplay, new_run_log
 from .runplan import RunPlan
@@ -57,8 +56,7 @@ def run_project(
         # snakemake writes its own logs to .snakemake/ of the cwd: keep them in the project
         return _dry_run(cmd, project_dir, bool(snakemake_args))
     take_over(plan, orphans)
-    save_manifest(plan.project, plan.moved_from)  # also when Snakemake finds nothing to do
-    write_snapshot(plan.root, plan.project.curation)
+    save_run_state(plan.project)  # also when Snakemake finds nothing to do
     return run_snakemake(plan, cmd, progress, verbose, refresh)
 
 
@@ -159,12 +157,7 @@ def run_options(plan: RunPlan) -> list[str]:
 
     project = plan.project
     options: list[str] = []
-    groups = {}
-    for job in project.jobs:
-        batched = job.cls.per_item() and not job.cls.local_tasks
-        if job.resources.group_size and batched:
-            key = f"{job.type}_tilt_series"
-            groups[key] = max(groups.get(key, 1), job.resources.group_size)
+    groups = project.batch_sizes()
     if groups:
         options += ["--group-components", *(f"{k}={v}" for k, v in sorted(groups.items()))]
     node = project.config.resources.get("node")
@@ -209,15 +202,8 @@ def print_skipped(plan: RunPlan) -> None:
     """What the data has that is not imported, and why, and mdoc values present but not usable
     with the project's values that replace them (both also in the import job's run.out and in
     `crboost status`); new tilt series whose names had to be made safe."""
-    from .status import skipped_lines, unusable_lines
-
-    manifest = plan.project.manifest
-    for line in skipped_lines(manifest.skipped):
+    for line in plan.project.data_notes():
         print(f"crboost: {line}", file=sys.stderr)
-    for line in unusable_lines(plan.project):
-        print(f"crboost: warning: {line}", file=sys.stderr)
-    for message in manifest.renamed():
-        print(f"crboost: {message}", file=sys.stderr)
 
 
 def print_param_changes(plan: RunPlan) -> None:

@@ -1,7 +1,7 @@
 """One `crboost run`, read once: everything the launcher's steps decide from.
 
-The project (config, manifest, curation, jobs: project/load.py), where it was last run from
-(project/location.py), the last recorded run and whether it is alive (runstate.py), every job's
+The project (config, manifest, curation and the last run's, where it was last run from, jobs:
+project/load.py), the last recorded run and whether it is alive (runstate.py), every job's
 status from its files (status.py), the profile and the run's targets. The launcher
 (launcher.py) works through its steps from this object; none of them reads these again.
 """
@@ -30,12 +30,9 @@ class RunPlan:
     #: the run's record in .crboost/run.json before this run, and whether that run is alive
     previous: dict | None
     previous_alive: Verdict
-    #: where the project was last run from, when it moved since (Warp's metadata names it)
-    moved_from: str | None
 
     @classmethod
     def prepare(cls, project_dir: Path, profile: str, snakemake_args: list[str]) -> RunPlan:
-        from ..project.location import moved_from
         from ..resources import profile_dir
         from .runstate import run_liveness
 
@@ -48,8 +45,7 @@ class RunPlan:
             raise CrboostError(f"--profile {profile}: no {profile_path}/config.yaml")
         previous, verdict = run_liveness(project.root)
         return cls(project=project, profile_path=profile_path, snakemake_args=snakemake_args,
-                   previous=previous, previous_alive=verdict,
-                   moved_from=moved_from(project.root))  # fmt: skip
+                   previous=previous, previous_alive=verdict)  # fmt: skip
 
     @property
     def root(self) -> Path:

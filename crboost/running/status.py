@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..acquisition.manifest import skipped_lines
 from ..project.load import Job, Project
 from ..relion.pipeline import PIPELINE_FILE, read_pipeline_index
 
@@ -218,31 +219,10 @@ def dropped_text(dropped: dict[str, list[dict]], most: int = 6) -> str:
     return "; ".join(parts) + (f"; ... {more} more tilt series" if more > 0 else "")
 
 
-#: Reasons of files that were never tilt series (per-movie FrameSet mdocs can be hundreds).
-_NOT_TILT_SERIES = ("not a tilt series",)
-
-
-def skipped_lines(skipped: dict[str, str], indent: str = "") -> list[str]:
-    """One line per skipped tilt series with its reason; files that are not tilt series at
-    all are named on one line when there are many."""
-    other = {k: v for k, v in skipped.items() if not v.endswith(_NOT_TILT_SERIES)}
-    not_ts = sorted(set(skipped) - set(other))
-    lines = [f"{indent}skipped {name}: {why}" for name, why in sorted(other.items())]
-    if len(not_ts) > 3:
-        shown = ", ".join(not_ts[:5]) + (", ..." if len(not_ts) > 5 else "")
-        lines.append(f"{indent}skipped {len(not_ts)} files that are not tilt series "
-                     f"(per-movie, montage or override mdocs): {shown}")  # fmt: skip
-    else:
-        lines += [f"{indent}skipped {name}: {skipped[name]}" for name in not_ts]
-    return lines
-
-
 def unusable_lines(project: Any) -> list[str]:
     """`FILE: KEY = NaN in SECTIONS: not a number; the project's X = V is used`, for the mdoc
     values present but not usable of the project's tilt series (said as warnings)."""
-    from ..acquisition.mdoc_values import setting_values
-
-    return project.manifest.unusable_lines(setting_values(project.config))
+    return project.unusable_lines()
 
 
 def as_json(
