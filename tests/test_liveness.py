@@ -25,6 +25,11 @@ def sleeper():
     def start() -> subprocess.Popen:
         proc = subprocess.Popen(["sleep", "300"])
         procs.append(proc)
+        # until the child has exec'd, its command line is the parent's (or empty)
+        deadline = time.monotonic() + 10
+        while b"sleep" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+            assert time.monotonic() < deadline, "sleep did not start"
+            time.sleep(0.01)
         return proc
 
     yield start
