@@ -268,6 +268,23 @@ def _set_status(ctx: JobContext, status: str) -> None:
 # --- command line -------------------------------------------------------------------------------
 
 
+def driver_parser(description: str = "") -> argparse.ArgumentParser:
+    """The command line of every driver (`crboost driver T ...`; tests/test_docs.py parses the
+    docs' driver calls with it)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--job", "--o", dest="job", help="job dir (default: the cwd)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--ts", help="process this tilt series")
+    group.add_argument("--gather", action="store_true", help="write the job's STAR files")
+    group.add_argument("--prepare", action="store_true", help="run the job's prepare step")
+    parser.add_argument(
+        "--print-commands",
+        action="store_true",
+        help="print the tool commands of the step instead of running it (writes nothing)",
+    )
+    return parser
+
+
 def main(
     description: str,
     per_tilt_series: Callable[[JobContext, str], None] | None,
@@ -281,18 +298,7 @@ def main(
     order. A whole-job type passes per_tilt_series=None: its gather_step does the job's work.
     `--print-commands` prints the tool calls of the asked step(s) from `planned` (see
     printcommands.py) and writes nothing at all: no step runs, no status changes."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--job", "--o", dest="job", help="job dir (default: the cwd)")
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--ts", help="process this tilt series")
-    group.add_argument("--gather", action="store_true", help="write the job's STAR files")
-    group.add_argument("--prepare", action="store_true", help="run the job's prepare step")
-    parser.add_argument(
-        "--print-commands",
-        action="store_true",
-        help="print the tool commands of the step instead of running it (writes nothing)",
-    )
-    args, _relion_options = parser.parse_known_args()
+    args, _relion_options = driver_parser(description).parse_known_args()
     try:
         ctx = open_job(args.job)
         if (args.ts is not None and per_tilt_series is None) or (args.prepare and not prepare):
