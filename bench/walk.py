@@ -17,8 +17,8 @@ rows).
 
 from __future__ import annotations
 
+import argparse
 import importlib
-import inspect
 import os
 import pkgutil
 import sys
@@ -90,12 +90,14 @@ def climbs_back(walk: list[str]) -> list[tuple[str, str]]:
 
 
 def main() -> int:
-    if len(sys.argv) < 2:
-        print(inspect.getdoc(sys.modules[__name__]).splitlines()[2], file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("project", type=Path, help="a crboost project (best: a finished one)")
+    parser.add_argument("snakemake_args", nargs=argparse.REMAINDER,
+                        help="passed to crboost run, e.g. -n")  # fmt: skip
+    args = parser.parse_args()
     from crboost.running.launcher import run_project
 
-    project, args = Path(sys.argv[1]), sys.argv[2:]
+    project, args = args.project, args.snakemake_args
     # the run's own output (Snakemake's plan, crboost's messages) is not the walk's
     saved = [os.dup(1), os.dup(2)]
     with open(os.devnull, "w") as quiet:
