@@ -304,9 +304,9 @@ def bench_driver(base: Path, runs: int) -> float:
 
 
 def reading_walks(finished: Path) -> list[tuple[str, str, str, str, str]]:
-    """Climbs back up the layers of `crboost run -n` and `crboost run` on a finished project."""
+    """Climbs back up the layers of a dry run (`crboost run P -- -n`) and a run on a finished project."""
     rows = []
-    for label, args in (("crboost run -n", ["-n"]), ("crboost run", [])):
+    for label, args in (("dry run", ["-n"]), ("run", [])):
         copy = finished.parent / f"walk{len(args)}"
         shutil.copytree(finished, copy, symlinks=True)
         proc = subprocess.run([sys.executable, str(REPO / "bench" / "walk.py"), str(copy), *args],

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 MEASURES = [
     "plan, 3 TS", "parse per cluster job, 3 TS", "status, 3 TS", "makespan, 2 TS, 2 cores",
     "makespan, job by job", "first tomogram, 2 TS, 2 cores",
-    "reading walk, crboost run -n", "reading walk, crboost run", "driver start to tool start",
+    "reading walk, dry run", "reading walk, run", "driver start to tool start",
 ]  # fmt: skip
 WALKS = [m for m in MEASURES if m.startswith("reading walk")]
 
