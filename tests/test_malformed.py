@@ -537,9 +537,9 @@ def add_tilt_series(root: Path, name: str, change) -> Path:
 def test_unusable_mdoc_value_added_to_a_project(tmp_path, project, capsys, case):
     """What `crboost run` does first (load the project, say what is skipped or replaced), and
     what `crboost status` and the import job's run.out say, without running the pipeline."""
-    from crboost.project.load import load_project
     from crboost.running.hooks import note_skipped
     from crboost.running.launcher import print_skipped
+    from crboost.running.runplan import RunPlan
 
     root = copy_project(project, tmp_path / "p")
     add_tilt_series(root, "TS_09", UNUSABLE_CASES[case][0])
@@ -553,10 +553,11 @@ def test_unusable_mdoc_value_added_to_a_project(tmp_path, project, capsys, case)
             assert text in line, line
         assert tree(root) == before, "nothing written"
         return
-    loaded = load_project(root / "crboost.yaml")
+    plan = RunPlan.prepare(root, "local", [])  # as crboost run reads the project
+    loaded = plan.project
     assert "TS_09" in loaded.tilt_series
     said = f"TS_09.mrc.mdoc: {outcome.head}; {outcome.for_project(PROJECT_VALUES.get(outcome.setting))}"
-    print_skipped(loaded)
+    print_skipped(plan)
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if said in ln]
     assert len(lines) == 1 and lines[0].startswith("crboost: warning: "), err

@@ -435,19 +435,17 @@ def test_one_missing_subframepath_is_still_a_broken_mdoc(tmp_path):
 
 
 def test_d10_local_runs_cap_gpu_tasks_at_the_gpu_count(demo_project, monkeypatch):
-    from crboost.project.load import load_project
-    from crboost.resources import profile_dir
     from crboost.running.launcher import run_options
+    from crboost.running.runplan import RunPlan
 
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setenv("CRBOOST_SIM_GPUS", "2")
-    project = load_project(demo_project / "crboost.yaml")
-    options = run_options(project, profile_dir("local"))
+    options = run_options(RunPlan.prepare(demo_project, "local", []))
     assert options[options.index("--resources") + 1 :][:1] == ["gpu=2"]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
-    options = run_options(project, profile_dir("local"))
+    options = run_options(RunPlan.prepare(demo_project, "local", []))
     assert "gpu=1" in options
-    assert "--resources" not in run_options(project, profile_dir("slurm"))
+    assert "--resources" not in run_options(RunPlan.prepare(demo_project, "slurm", []))
 
 
 @pytest.mark.slow
