@@ -276,7 +276,7 @@ def cmd_status(args) -> int:
     from .project.config import CONFIG_NAME
     from .project.load import load_project
     from .running.curation_state import pending_changes
-    from .running.status import as_json, format_table, project_status, unusable_lines
+    from .running.status import as_json, format_table, project_status
 
     config = project_dir(args.project) / CONFIG_NAME
     if not config.is_file():
@@ -290,7 +290,7 @@ def cmd_status(args) -> int:
     skipped = project.manifest.skipped
     excluded = sorted(project.curation.excluded & set(project.tilt_series))
     pending = pending_changes(project)
-    unusable = unusable_lines(project)
+    unusable = project.unusable_lines()
     if args.json:
         data = as_json(jobs, skipped, excluded, pending, unusable)
         if args.deep:

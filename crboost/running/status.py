@@ -219,12 +219,6 @@ def dropped_text(dropped: dict[str, list[dict]], most: int = 6) -> str:
     return "; ".join(parts) + (f"; ... {more} more tilt series" if more > 0 else "")
 
 
-def unusable_lines(project: Any) -> list[str]:
-    """`FILE: KEY = NaN in SECTIONS: not a number; the project's X = V is used`, for the mdoc
-    values present but not usable of the project's tilt series (said as warnings)."""
-    return project.unusable_lines()
-
-
 def as_json(
     jobs: list[JobStatus],
     skipped: dict[str, str] | None = None,
