@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import yaml
 from conftest import REPO, plain_snakemake_dry_run, reference, run_cli
 
+from crboost.errors import ConfigError
 from crboost.project.configfile import EXAMPLE, EXAMPLE_NOTES, key_reference, render_config
+from crboost.project.load import load_project
 from crboost.project.schema import schema_text
+from crboost.project.schema_check import checked_before, record_checked
 
 
 def snapshot(path):
@@ -130,6 +134,30 @@ def test_plain_snakemake_reports_the_same_error(demo_project):
     proc = plain_snakemake_dry_run(demo_project)
     assert proc.returncode != 0
     assert "microscope.pixel_size = -1.0: must be > 0" in proc.stderr + proc.stdout
+
+
+def test_cluster_jobs_skip_the_schema_check_only_for_the_config_the_run_checked(demo_project):
+    """A load with remote=True (a cluster job) checks the config against the schema unless the
+    main process checked this very config when the run started (hooks.on_start keeps its
+    digest): a config edited since is checked again, and refused as on the submitting host."""
+    config = demo_project / "crboost.yaml"
+    edited = yaml.safe_load(config.read_text())
+    edited["resources"]["default"]["cpus"] = "2"  # the models take it (as 2), the schema not
+    refused = "resources.default.cpus = '2': must be of type integer"
+    with pytest.raises(ConfigError, match=refused):
+        load_project(config, edited, remote=True)  # no run has started: checked
+    main = load_project(config)  # the main process of a run
+    assert main.schema_checked and not checked_before(demo_project, main.schema_checked)
+    record_checked(demo_project, main.schema_checked)  # what on_start does
+    assert load_project(config, remote=True).schema_checked is None  # not checked again
+    with pytest.raises(ConfigError, match=refused):
+        load_project(config, edited, remote=True)  # edited after the run started: checked
+    # the same values in another key order are the same config; another type is not
+    reordered = dict(reversed(list(yaml.safe_load(config.read_text()).items())))
+    assert load_project(config, reordered, remote=True).schema_checked is None
+    retyped = yaml.safe_load(config.read_text())
+    retyped["microscope"]["voltage"] = int(retyped["microscope"]["voltage"])
+    assert load_project(config, retyped, remote=True).schema_checked is not None
 
 
 def test_init_errors_write_nothing(tmp_path):

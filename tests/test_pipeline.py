@@ -14,6 +14,8 @@ import starfile
 from conftest import run_cli
 
 from crboost.demo import write_tilt_series
+from crboost.project.load import load_project
+from crboost.project.schema_check import checked_before
 from crboost.relion.pipeline import read_pipeline
 from crboost.relion.validate import validate_project
 
@@ -76,6 +78,14 @@ def test_upstream_files_are_never_written_by_a_later_job(finished_demo):
     assert aligned.stat().st_mtime_ns < ctf.stat().st_mtime_ns
     assert '<GridCTF Width="1" Height="1" Depth="1"' in aligned.read_text(encoding="utf-8-sig")
     assert (finished_demo / "External/job005/tomostar").is_symlink()
+
+
+def test_a_run_keeps_the_digest_of_the_config_it_checked(finished_demo):
+    """When the run started, the digest of its config, checked against the schema, was kept:
+    its cluster jobs skip the check for that config only (project/schema_check.py)."""
+    config = finished_demo / "crboost.yaml"
+    assert checked_before(finished_demo, load_project(config).schema_checked)
+    assert load_project(config, remote=True).schema_checked is None  # not checked again
 
 
 def _snakemake_logs(project: Path) -> str:

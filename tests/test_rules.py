@@ -12,7 +12,7 @@ from typing import ClassVar
 import pytest
 import yaml
 from conftest import REPO
-from dryrun_plan import VARIANTS, dry_run_plan, make_project, recorded_metadata
+from dryrun_plan import VARIANTS, dry_run_plan, make_project, parse_plan, recorded_metadata
 
 from crboost.jobs import JOB_TYPES, JobParams
 
@@ -49,6 +49,32 @@ def test_finished_project_records_what_the_old_rules_recorded(finished_demo):
     }
     recorded = {k: v for k, v in RECORDED["metadata_demo4"].items() if k.startswith(before_filter)}
     assert len(ours) > 30 and ours == recorded
+
+
+def test_a_cluster_job_plans_its_jobs_as_the_main_process_does(tmp_path):
+    """A cluster job (--mode remote --target-jobs --allowed-rules, as the Slurm executor runs
+    it; here given every job of the plan at once) makes the rules' lists of every item only for
+    its target jobs (common.smk `listed`): each job is planned as in the main process' plan,
+    inputs included, also where rules take them from functions (the variant's second
+    tsReconstruct and its batched tsCtf)."""
+    project = make_project(REPO, tmp_path, "variant")
+    planned = [job for job in dry_run_plan(REPO, project) if job["rule"] != "all"]
+    targets = [f"{job['rule']}:{','.join(job.get('wildcards', []))}" for job in planned]
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
+         "--configfiles", str(project / "crboost.yaml"), "--mode", "remote",
+         "--target-jobs", *targets, "--allowed-rules", *{job["rule"] for job in planned},
+         "--force", "--nolock", "--cores", "1", "-n", "-p"],
+        cwd=project, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    remote = parse_plan(proc.stdout + proc.stderr)
+
+    def ungrouped(job: dict) -> dict:  # a cluster job is one group's (or job's) own
+        return {k: v for k, v in job.items() if k != "group"}
+
+    assert [ungrouped(j) for j in remote] == [ungrouped(j) for j in planned]
+    assert any(job["rule"] == "tsCtf_prepare" and len(job["input"]) == 4 for job in remote)
 
 
 def test_list_rules_names_each_types_rules(demo_project):

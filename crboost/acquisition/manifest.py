@@ -25,14 +25,18 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, MdocError
 from ..project.config import DataConfig
 from .globbing import GlobTooLarge, glob_files
-from .mdoc import TiltSeriesMdoc, read_tilt_series_mdoc
-from .mdoc_values import Unusable, unusable_lines
 from .names import NAME_WARNING, safe_movie_name, tilt_series_name
+
+if TYPE_CHECKING:
+    from .mdoc import TiltSeriesMdoc
+
+# The mdoc reader is imported where an mdoc is read: every parse of the workflow (also in each
+# cluster job) loads the manifest, and mostly reads none.
 
 STATE_DIR = ".crboost"
 INDEX_PATH = f"{STATE_DIR}/manifest.json"
@@ -69,6 +73,8 @@ class Manifest:
     def unusable_lines(self, values: dict[str, str] | None) -> list[str]:
         """One line per value present but not usable and what replaces it (`values`: the
         project's, see mdoc_values.setting_values), the same one of many tilt series on one."""
+        from .mdoc_values import Unusable, unusable_lines
+
         entries = [
             (name, self.tilt_series[name]["mdoc"], [Unusable.from_dict(n) for n in notes])
             for name, notes in sorted(self.unusable.items())
@@ -170,6 +176,8 @@ def build_manifest(
     movie_paths: list[str],
     old: Manifest | None = None,
 ) -> Manifest:
+    from .mdoc import read_tilt_series_mdoc
+
     movies = _movie_index(movie_paths)
     parsed: dict[str, tuple[str, TiltSeriesMdoc | dict]] = {}
     fresh: dict[str, TiltSeriesMdoc] = {}

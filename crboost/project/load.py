@@ -22,6 +22,7 @@ from .config import CONFIG_NAME, ProjectConfig, Resources, load_config_file, par
 from .curation import Curation, check_names, read_curation, run_curation
 from .items import job_items
 from .location import moved_from
+from .schema_check import checked_before, schema_digest
 
 SENTINEL_SUCCESS = "RELION_JOB_EXIT_SUCCESS"
 SENTINEL_FAILURE = "RELION_JOB_EXIT_FAILURE"
@@ -98,6 +99,8 @@ class Project:
     moved_from: str | None = None
     #: loaded in a cluster job or for a quick status (see load_project)
     remote: bool = False
+    #: digest of the config and schema if this load checked the config against the schema
+    schema_checked: str | None = None
     by_name: dict[str, Job] = field(default_factory=dict)
     by_dir: dict[str, Job] = field(default_factory=dict)
     #: the usable tilt series, in the manifest's order
@@ -159,8 +162,9 @@ def load_project(
 ) -> Project:
     """Everything the workflow needs at parse time. Reads files, writes nothing.
 
-    remote: in a cluster job or a quick status: trust the manifest the main process wrote, and
-    use the curation decisions of the run (its snapshot).
+    remote: in a cluster job or a quick status: trust the manifest the main process wrote, use
+    the curation decisions of the run (its snapshot), and check the config against the schema
+    unless it passed when the run started (schema_check.py).
     schema: also check the config against the JSON schema (the models check it anyway).
     """
     config_path = Path(config_path).resolve()
@@ -168,6 +172,11 @@ def load_project(
     if data is None:
         data = load_config_file(config_path)
     source = config_path.name if config_path.name == CONFIG_NAME else str(config_path)
+    digest = None
+    if schema:
+        digest = schema_digest(data)
+        if remote and checked_before(root, digest):
+            schema, digest = False, None
     config = parse_config(data, source, schema=schema)
     try:
         jobs, counter = build_jobs(config, read_pipeline_index(root))
@@ -176,11 +185,12 @@ def load_project(
     manifest = load_manifest(root, config.data, trust_index=remote)
     used = run_curation(root)
     if remote:
-        return Project(root, config_path, config, jobs, manifest, counter, used, used, remote=True)
+        return Project(root, config_path, config, jobs, manifest, counter, used, used,
+                       remote=True, schema_checked=digest)  # fmt: skip
     curation = read_curation(root)
     check_names(curation, {*manifest.names, *manifest.skipped})
     return Project(root, config_path, config, jobs, manifest, counter, curation, used,
-                   moved_from=moved_from(root))  # fmt: skip
+                   moved_from=moved_from(root), schema_checked=digest)  # fmt: skip
 
 
 def build_jobs(config: ProjectConfig, pipeline: Pipeline | PipelineIndex) -> tuple[list[Job], int]:

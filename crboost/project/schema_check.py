@@ -1,11 +1,28 @@
-"""Checking a config against the JSON schema with Snakemake's validate; errors as one line."""
+"""Checking a config against the JSON schema; errors as one line.
+
+The check is what `snakemake.utils.validate(data, schema, set_default=False)` does (a draft
+2020-12 validator, no format assertions) without Snakemake's pure-Python YAML reader: the
+schema is read with libyaml, once per process. Every parse of the workflow checks the config,
+also in each cluster job, and reading the schema the Snakemake way cost 0.15 s of it.
+
+A cluster job re-parses the workflow with the config its run started with, which the main
+process checked just before: when a real run starts (hooks.on_start), the digest of that config
+and of the schema is kept in `.crboost/schema_checked.json`, and a later load with remote=True
+(a cluster job, set-up, status) skips the check for a config and schema of that digest only
+(importing and running the validator was a twentieth of each cluster job's parse). An edited
+crboost.yaml, --config values or another crboost version give another digest: checked again.
+"""
 
 from __future__ import annotations
 
-import copy
+import hashlib
+import json
 import math
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from ..errors import ConfigError
 from .validation import text_for_number
@@ -19,20 +36,59 @@ def schema_file() -> Path:
     return resource_path(SCHEMA_PATH)
 
 
-def validate_with_schema(data: dict[str, Any], source: str) -> None:
-    """Validate with snakemake.utils.validate; its error becomes one line naming the key."""
+@cache
+def _validator():
     import jsonschema
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    schema = yaml.load(schema_file().read_text(), Loader=loader)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate_with_schema(data: dict[str, Any], source: str) -> None:
+    """Validate against the schema; the first error becomes one line naming the key."""
+    import jsonschema
 
     try:
-        validate(copy.deepcopy(data), str(schema_file()), set_default=False)
-    except WorkflowError as e:
-        # snakemake raises WorkflowError while handling jsonschema's ValidationError
-        cause = e.__context__
-        if not isinstance(cause, jsonschema.exceptions.ValidationError):
-            raise ConfigError(f"{source}: {e}") from None
-        raise ConfigError(f"{source}: {describe(cause, data)}") from None
+        _validator().validate(data)
+    except jsonschema.exceptions.ValidationError as e:
+        raise ConfigError(f"{source}: {describe(e, data)}") from None
+
+
+CHECKED_PATH = ".crboost/schema_checked.json"
+
+
+def schema_digest(data: dict[str, Any]) -> str:
+    """What decides the check: the config's values (with their types) and the schema."""
+    digest = hashlib.sha256(schema_file().read_bytes())
+    digest.update(_canonical(data).encode())
+    return digest.hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    """Text of a config value independent of key order; 1, 1.0, True and '1' all differ."""
+    if isinstance(value, dict):
+        items = sorted(f"{_canonical(k)}:{_canonical(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return f"{type(value).__name__}[" + ",".join(_canonical(v) for v in value) + "]"
+    return repr(value)
+
+
+def checked_before(root: str | Path, digest: str) -> bool:
+    """The config and schema of this digest passed the check when the current run started."""
+    try:
+        return json.loads((Path(root) / CHECKED_PATH).read_text()).get("digest") == digest
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def record_checked(root: str | Path, digest: str) -> None:
+    from ..relion.star import write_if_changed
+
+    path = Path(root) / CHECKED_PATH
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_if_changed(path, json.dumps({"digest": digest}) + "\n")
 
 
 def describe(error, data: Any = None) -> str:

@@ -2,7 +2,9 @@
 
 - the refreshed tilt-series manifest is written, and frames/ links of movies that moved are
   re-pointed (the fingerprints ignore paths, so nothing re-runs for a move);
-- the curation decisions this run works with are written (`.crboost/curation.json`);
+- the curation decisions this run works with are written (`.crboost/curation.json`), and the
+  digest of its config, checked against the schema (`.crboost/schema_checked.json`: cluster
+  jobs skip the schema check for that config, see project/schema_check.py);
 - the inputs of the particle jobs with work in the run are checked (jobpreflight.py);
 - statuses left by a run that died are reconciled (Running without sentinel -> Failed);
 - the pipeline's jobs are registered in default_pipeline.star (processes, nodes, edges), with
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from ..errors import CrboostError
 from ..project.load import Job, Project
+from ..project.schema_check import record_checked
 from ..relion.lock import updating_pipeline
 from ..relion.pipeline import PIPELINE_FILE, read_pipeline
 
@@ -32,6 +35,8 @@ def on_start(project: Project, planned_dirs: set[str] | None = None) -> None:
     from .runstate import RUN_FILE, clear_failure, reconcile, record_run
 
     save_run_state(project)  # with the curation decisions this run works with
+    if project.schema_checked:
+        record_checked(project.root, project.schema_checked)
     check_planned_jobs(project, planned_dirs)  # before any tool of the run starts
     reconcile(project)
     register_jobs(project)

@@ -1,5 +1,6 @@
 # Loading the project and the helpers the rules use. Runs at every parse (also in each cluster
 # job), so it reads small files only: the config, default_pipeline.star, the manifest index.
+# What only the main process uses (the hooks, job set-up) is imported where it is used.
 import os
 import sys
 from pathlib import Path
@@ -7,8 +8,6 @@ from pathlib import Path
 from crboost.errors import CrboostError
 from crboost.jobs import JOB_TYPES
 from crboost.project.load import load_project
-from crboost.running.hooks import job_dirs_of, on_finish, on_start
-from crboost.running.jobsetup import job_spec_json
 
 
 def project_config_file():
@@ -18,9 +17,12 @@ def project_config_file():
     return Path(workflow.overwrite_configfiles[-1]).resolve()
 
 
-def run_hook(hook, *args):
+def run_hook(name, *args):
+    """Run a hook of crboost/running/hooks.py (cluster jobs run none: --no-hooks)."""
+    from crboost.running import hooks
+
     try:
-        hook(*args)
+        getattr(hooks, name)(*args)
     except CrboostError as e:
         sys.exit(f"crboost: {e}")
 
@@ -47,7 +49,28 @@ def planned_job_dirs():
         outputs = [f for job in workflow.dag.needrun_jobs() for f in job.output]
     except AttributeError:
         return None
+    from crboost.running.hooks import job_dirs_of
+
     return job_dirs_of(PROJECT, outputs)
+
+
+def listed(make, *args):
+    """A rule's list of files, make(*args) (a list, or a function of the wildcards giving one).
+
+    In a cluster job (--mode remote) Snakemake creates the target jobs only, so there the list
+    is made when Snakemake creates a job of the rule: the target's rule gets the same files, and
+    the lists of every item of the other rules are never built (at 1000s of tilt series, they
+    were most of a cluster job's parse time). The main process gets plain values: faster to plan.
+    The arguments are taken now (a loop variable would have moved on by then).
+    """
+    if not workflow.remote_exec:
+        return make(*args)
+
+    def of_job(wildcards):
+        value = make(*args)
+        return value(wildcards) if callable(value) else value
+
+    return of_job
 
 
 def all_results():
@@ -261,4 +284,6 @@ def item_param(job_type, value_of):
 
 
 def job_spec(wildcards):
+    from crboost.running.jobsetup import job_spec_json
+
     return job_spec_json(PROJECT.job_at(wildcards.jobdir))

@@ -19,7 +19,7 @@ for job_type, declared in used_job_types().items():
                 f"{job_type}_prepare"
             input:
                 spec=job_path(job_type, "job_params.json"),
-                upstream=upstream_items(job_type),
+                upstream=listed(upstream_items, job_type),
             output:
                 job_path(job_type, declared.prepare_output),
             log:
@@ -79,7 +79,7 @@ for job_type, declared in used_job_types().items():
             input:
                 spec=job_path(job_type, "job_params.json"),
                 upstream=upstream_output(job_type),
-                tilt_series=job_item_stars(job_type),
+                tilt_series=listed(job_item_stars, job_type),
             output:
                 *job_path_list(job_type, declared.extra_outputs),
                 star=job_path(job_type, declared.output_star),
